@@ -1,0 +1,251 @@
+"""The one small interface every node client speaks, and the timing around it.
+
+A protocol module (openai.py, ollama.py, ...) only knows its wire format: it
+implements ``_stream`` yielding text deltas and, last, one ``StreamEnd`` with
+what the server reported.  ``NodeClient.chat`` wraps that with the three
+deadlines (connect, first token, total), measures TTFT and latency, and turns
+every failure into a ``NodeError`` whose ``outcome`` is one of ``Outcome``.
+A hung node therefore can never hang the caller.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+if TYPE_CHECKING:
+    from jarvis_tui.config import NodeConfig
+
+
+class Outcome(StrEnum):
+    OK = "ok"
+    TIMEOUT = "timeout"
+    REFUSED = "refused"
+    HTTP_ERROR = "http_error"
+    BAD_RESPONSE = "bad_response"
+    CANCELLED = "cancelled"
+    SKIPPED = "skipped"  # never sent: cooling down, thermal guard, no key
+
+
+class NodeError(Exception):
+    def __init__(self, outcome: Outcome, message: str, *, status: int | None = None,
+                 retry_after_s: float | None = None) -> None:
+        super().__init__(message)
+        self.outcome = outcome
+        self.status = status
+        self.retry_after_s = retry_after_s
+
+    @property
+    def message(self) -> str:
+        return str(self.args[0])
+
+
+@dataclass(frozen=True, slots=True)
+class ChatMessage:
+    role: str  # system | user | assistant
+    content: str
+
+
+@dataclass(slots=True)
+class StreamEnd:
+    """What the server said at the end of a stream; every field is optional."""
+
+    model: str | None = None
+    tokens_in: int | None = None
+    tokens_out: int | None = None
+
+
+@dataclass(slots=True)
+class ChatResult:
+    node: str
+    model: str
+    text: str
+    ttft_ms: float | None
+    latency_ms: float
+    tokens_in: int | None
+    tokens_out: int | None
+    outcome: Outcome = Outcome.OK
+
+    @property
+    def tokens_per_s(self) -> float | None:
+        if not self.tokens_out or self.ttft_ms is None:
+            return None
+        generation_s = max((self.latency_ms - self.ttft_ms) / 1000.0, 1e-3)
+        return self.tokens_out / generation_s
+
+
+@dataclass(slots=True)
+class HealthResult:
+    ok: bool
+    latency_ms: float
+    models: list[str] = field(default_factory=list)
+    error: str = ""
+    outcome: Outcome = Outcome.OK
+
+
+DeltaCallback = Callable[[str], None]
+
+
+class NodeClient:
+    """Base class: subclasses implement ``_stream``, ``_list_models`` and may override ``health``."""
+
+    kind = "base"
+
+    def __init__(self, config: NodeConfig, http: httpx.AsyncClient) -> None:
+        self.config = config
+        self.http = http
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    # -- what subclasses implement -------------------------------------------
+    def _stream(self, messages: list[ChatMessage]) -> AsyncIterator[str | StreamEnd]:
+        raise NotImplementedError
+
+    async def _list_models(self) -> list[str]:
+        raise NotImplementedError
+
+    # -- shared behaviour ----------------------------------------------------
+    def timeout(self, total: float | None = None) -> httpx.Timeout:
+        """httpx timeouts: connect is separate; read covers the wait for the first byte."""
+        read = self.config.first_token_deadline_s
+        return httpx.Timeout(total or self.config.timeout_s, connect=self.config.connect_timeout_s,
+                             read=read, pool=self.config.connect_timeout_s)
+
+    def headers(self) -> dict[str, str]:
+        key = self.config.api_key()
+        return {"Authorization": f"Bearer {key}"} if key else {}
+
+    async def models(self) -> list[str]:
+        try:
+            return await asyncio.wait_for(self._list_models(), self.config.connect_timeout_s + 5)
+        except NodeError:
+            raise
+        except BaseException as exc:  # noqa: BLE001 - classified, never leaked
+            raise classify_exception(exc, self.config) from None
+
+    async def health(self, timeout_s: float | None = None) -> HealthResult:
+        started = time.perf_counter()
+        try:
+            models = await asyncio.wait_for(self._list_models(), timeout_s or self.config.connect_timeout_s + 2)
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:  # noqa: BLE001
+            error = exc if isinstance(exc, NodeError) else classify_exception(exc, self.config)
+            return HealthResult(False, (time.perf_counter() - started) * 1000, error=error.message,
+                                outcome=error.outcome)
+        return HealthResult(True, (time.perf_counter() - started) * 1000, models=models)
+
+    async def chat(self, messages: list[ChatMessage], on_delta: DeltaCallback | None = None) -> ChatResult:
+        """Stream a reply, calling ``on_delta`` per text delta; raise ``NodeError`` on any failure."""
+        started = time.perf_counter()
+        first_token_at: float | None = None
+        parts: list[str] = []
+        end = StreamEnd()
+        cfg = self.config
+        stream = self._stream(messages)
+        try:
+            async with asyncio.timeout(cfg.timeout_s):
+                iterator = aiter(stream)
+                while True:
+                    # Until the first token, the first-token deadline bounds each wait.
+                    wait = None if first_token_at else max(cfg.first_token_deadline_s - (time.perf_counter() - started), 0.001)
+                    try:
+                        item = await asyncio.wait_for(anext(iterator), wait) if wait else await anext(iterator)
+                    except StopAsyncIteration:
+                        break
+                    if isinstance(item, StreamEnd):
+                        end = item
+                        continue
+                    if not item:
+                        continue
+                    if first_token_at is None:
+                        first_token_at = time.perf_counter()
+                    parts.append(item)
+                    if on_delta is not None:
+                        on_delta(item)
+        except asyncio.CancelledError:
+            raise
+        except TimeoutError:
+            elapsed = time.perf_counter() - started
+            phase = "first token" if first_token_at is None else "total"
+            limit = cfg.first_token_deadline_s if first_token_at is None else cfg.timeout_s
+            raise NodeError(Outcome.TIMEOUT, f"{phase} timeout after {elapsed:.1f}s (limit {limit:g}s)") from None
+        except NodeError:
+            raise
+        except BaseException as exc:  # noqa: BLE001
+            raise classify_exception(exc, cfg) from None
+        finally:
+            close = getattr(stream, "aclose", None)
+            if close is not None:
+                try:
+                    await close()
+                except BaseException:  # noqa: BLE001 - closing a broken stream must not mask the cause
+                    pass
+        latency_ms = (time.perf_counter() - started) * 1000
+        text = "".join(parts)
+        ttft_ms = (first_token_at - started) * 1000 if first_token_at else None
+        return ChatResult(node=cfg.name, model=end.model or cfg.model, text=text, ttft_ms=ttft_ms,
+                          latency_ms=latency_ms, tokens_in=end.tokens_in,
+                          tokens_out=end.tokens_out if end.tokens_out is not None else (len(parts) or None))
+
+
+def classify_exception(exc: BaseException, config: NodeConfig | None = None) -> NodeError:
+    """Map any transport or parse failure to a NodeError without leaking secrets."""
+    if isinstance(exc, NodeError):
+        return exc
+    if isinstance(exc, (httpx.ConnectError,)):
+        return NodeError(Outcome.REFUSED, f"connection refused or unreachable ({_short(exc)})")
+    if isinstance(exc, (httpx.TimeoutException, TimeoutError)):
+        return NodeError(Outcome.TIMEOUT, f"timed out ({type(exc).__name__})")
+    if isinstance(exc, httpx.HTTPStatusError):
+        return http_status_error(exc.response)
+    if isinstance(exc, (json.JSONDecodeError, KeyError, IndexError, TypeError, ValueError)):
+        return NodeError(Outcome.BAD_RESPONSE, f"malformed response ({type(exc).__name__}: {_short(exc)})")
+    if isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)):
+        return NodeError(Outcome.BAD_RESPONSE, f"stream broken ({_short(exc)})")
+    if isinstance(exc, httpx.HTTPError):
+        return NodeError(Outcome.REFUSED, f"transport error ({_short(exc)})")
+    return NodeError(Outcome.BAD_RESPONSE, f"{type(exc).__name__}: {_short(exc)}")
+
+
+def http_status_error(response: httpx.Response) -> NodeError:
+    retry_after = response.headers.get("retry-after")
+    retry_s: float | None = None
+    if retry_after:
+        try:
+            retry_s = float(retry_after)
+        except ValueError:
+            retry_s = None
+    suffix = f", retry after {retry_s:g}s" if retry_s is not None else ""
+    return NodeError(Outcome.HTTP_ERROR, f"HTTP {response.status_code}{suffix}", status=response.status_code,
+                     retry_after_s=retry_s)
+
+
+async def raise_for_status(response: httpx.Response) -> None:
+    if response.status_code >= 400:
+        try:
+            await response.aread()
+        except httpx.HTTPError:
+            pass
+        raise http_status_error(response)
+
+
+def _short(exc: BaseException, limit: int = 160) -> str:
+    text = str(exc) or type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def parse_json(data: str | bytes) -> Any:
+    try:
+        return json.loads(data)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise NodeError(Outcome.BAD_RESPONSE, f"malformed JSON from node ({_short(exc, 80)})") from None
