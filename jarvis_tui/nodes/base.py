@@ -41,6 +41,7 @@ class NodeError(Exception):
         self.outcome = outcome
         self.status = status
         self.retry_after_s = retry_after_s
+        self.latency_ms: float | None = None
 
     @property
     def message(self) -> str:
@@ -249,3 +250,8 @@ def parse_json(data: str | bytes) -> Any:
         return json.loads(data)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise NodeError(Outcome.BAD_RESPONSE, f"malformed JSON from node ({_short(exc, 80)})") from None
+
+
+def token_count(value: Any) -> int | None:
+    """A token count from a server's usage object; anything but a number is unknown."""
+    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None

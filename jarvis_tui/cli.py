@@ -1,0 +1,94 @@
+"""Argument parsing only: dispatches to the headless faces or the cockpit.
+
+Exit codes (documented in the README):
+  0   ok
+  2   usage or config error
+  3   no node could answer (or none is healthy, for --status)
+  130 interrupted
+
+This module and everything the headless faces import stay light: Textual is
+imported only when the cockpit opens.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from jarvis_tui import __version__
+
+EXIT_OK = 0
+EXIT_USAGE = 2
+EXIT_NO_NODE = 3
+EXIT_INTERRUPTED = 130
+
+SUBCOMMANDS = ("trade", "bench")
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line and exit code 2, never a usage dump."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        sys.stderr.write(f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+        raise SystemExit(EXIT_USAGE)
+
+
+def build_parser() -> OneLineParser:
+    parser = OneLineParser(
+        prog="jarvis",
+        description="A terminal cockpit for a cluster of LLM nodes. With no prompt flag it opens the cockpit.",
+        epilog="subcommands: `jarvis trade status|close|replay ...`, `jarvis bench [--quick] [--nodes A,B]`. "
+               "Exit codes: 0 ok, 2 usage/config error, 3 no node could answer, 130 interrupted.",
+    )
+    face = parser.add_mutually_exclusive_group()
+    face.add_argument("--once", metavar="PROMPT", help="answer one prompt headless ('-' reads stdin) and exit")
+    face.add_argument("--status", action="store_true", help="check every node concurrently and exit")
+    face.add_argument("--init-config", action="store_true", help="write a commented starter config and exit")
+    face.add_argument("--voice-test", metavar="FILE.wav", help="transcribe, correct and match one WAV file")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    parser.add_argument("--node", metavar="NAME", help="force one node (no fallback)")
+    parser.add_argument("--consensus", action="store_true", help="with --once: weighted consensus across nodes")
+    parser.add_argument("--verify", action="store_true", help="with --once: score the answer and re-dispatch weak ones")
+    parser.add_argument("--config", metavar="PATH", help="config file (default: $JARVIS_CONFIG, then XDG)")
+    parser.add_argument("--live", action="store_true", help="allow live trading (still needs keys and a typed confirmation)")
+    parser.add_argument("--version", action="version", version=f"jarvis-tui {__version__}")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if args_list and args_list[0] in SUBCOMMANDS:
+            return _run_subcommand(args_list[0], args_list[1:])
+        args = build_parser().parse_args(args_list)
+        if args.once is not None or args.status or args.init_config or args.voice_test:
+            from jarvis_tui import headless
+
+            return headless.run(args)
+        if args.json or args.node or args.consensus or args.verify:
+            sys.stderr.write("jarvis: error: --json, --node, --consensus and --verify need --once or --status "
+                             "(see `jarvis --help`)\n")
+            return EXIT_USAGE
+        from jarvis_tui.ui.launch import run_cockpit
+
+        return run_cockpit(args)
+    except SystemExit as exc:
+        return int(exc.code) if isinstance(exc.code, int) else EXIT_USAGE
+    except KeyboardInterrupt:
+        sys.stderr.write("jarvis: interrupted\n")
+        return EXIT_INTERRUPTED
+
+
+def _run_subcommand(name: str, rest: list[str]) -> int:
+    if name == "trade":
+        from jarvis_tui.headless import run_trade
+
+        return run_trade(rest)
+    from jarvis_tui.headless import run_bench
+
+    return run_bench(rest)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

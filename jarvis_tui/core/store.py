@@ -1,0 +1,204 @@
+"""SQLite persistence through aiosqlite: WAL, versioned migrations, durable exchanges.
+
+Migrations are the numbered ``migrations/NNNN_name.sql`` files, applied in
+order inside one transaction each, with ``PRAGMA user_version`` recording the
+last one applied (oterm's store does the same).  Every write commits before the
+caller reports it done, so killing the process at any moment loses at most the
+answer still streaming.
+
+Secrets: the store never receives API keys, and as a second line of defence
+``Redactor`` strips the values of the configured key variables from any text
+before it is written.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+
+
+class StoreError(Exception):
+    pass
+
+
+def migration_scripts() -> list[tuple[int, str, str]]:
+    folder = resources.files("jarvis_tui.core").joinpath("migrations")
+    found = []
+    for entry in folder.iterdir():
+        match = MIGRATION_NAME.match(entry.name)
+        if match:
+            found.append((int(match.group(1)), entry.name, entry.read_text("utf-8")))
+    found.sort()
+    versions = [v for v, _, _ in found]
+    if versions != list(range(1, len(versions) + 1)):
+        raise StoreError(f"migrations must be numbered 0001.. without gaps, found {versions}")
+    return found
+
+
+class Redactor:
+    def __init__(self, secrets: list[str] | None = None) -> None:
+        self.secrets = [s for s in (secrets or []) if s and len(s) >= 4]
+
+    def __call__(self, text: str | None) -> str | None:
+        if text is None:
+            return None
+        for secret in self.secrets:
+            text = text.replace(secret, "[redacted]")
+        return text
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationSummary:
+    id: int
+    title: str
+    updated_at: float
+    message_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMessage:
+    id: int
+    conversation_id: int
+    role: str
+    content: str
+    node: str | None
+    model: str | None
+    latency_ms: float | None
+    tokens_out: int | None
+    created_at: float
+
+
+class Store:
+    def __init__(self, path: Path | str, redactor: Redactor | None = None) -> None:
+        self.path = Path(path)
+        self.redact = redactor or Redactor()
+        self._db: aiosqlite.Connection | None = None
+
+    @property
+    def db(self) -> aiosqlite.Connection:
+        if self._db is None:
+            raise StoreError("store is not open")
+        return self._db
+
+    async def open(self) -> None:
+        if str(self.path) != ":memory:":
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(f"cannot create {self.path.parent}: {exc.strerror or exc}") from None
+        try:
+            self._db = await aiosqlite.connect(self.path, isolation_level=None)
+            self._db.row_factory = aiosqlite.Row
+            await self._db.execute("PRAGMA journal_mode=WAL")
+            await self._db.execute("PRAGMA synchronous=NORMAL")
+            await self._db.execute("PRAGMA foreign_keys=ON")
+            await self._db.execute("PRAGMA busy_timeout=5000")
+            await self._migrate()
+        except aiosqlite.DatabaseError as exc:
+            await self.close()
+            raise StoreError(f"cannot open database {self.path}: {exc}") from None
+
+    async def close(self) -> None:
+        if self._db is not None:
+            db, self._db = self._db, None
+            try:
+                await db.close()
+            except Exception:  # noqa: BLE001 - closing must not raise during shutdown
+                pass
+
+    async def schema_version(self) -> int:
+        async with self.db.execute("PRAGMA user_version") as cursor:
+            row = await cursor.fetchone()
+        return int(row[0])
+
+    async def _migrate(self) -> None:
+        current = await self.schema_version()
+        scripts = migration_scripts()
+        if current > len(scripts):
+            raise StoreError(f"database {self.path} has schema v{current}, newer than this jarvis "
+                             f"(v{len(scripts)}); upgrade jarvis-tui")
+        for version, _name, sql in scripts[current:]:
+            # executescript commits first; wrap the script so it applies whole or not at all
+            await self.db.executescript(f"BEGIN;\n{sql}\nPRAGMA user_version={version};\nCOMMIT;")
+
+    # ------------------------------------------------------------------ writes
+
+    async def new_conversation(self, title: str = "") -> int:
+        now = time.time()
+        cursor = await self.db.execute(
+            "INSERT INTO conversations(title, created_at, updated_at) VALUES (?, ?, ?)",
+            (self.redact(title[:120]), now, now),
+        )
+        return int(cursor.lastrowid)
+
+    async def add_message(self, conversation_id: int, role: str, content: str, *, node: str | None = None,
+                          model: str | None = None, task_type: str | None = None,
+                          latency_ms: float | None = None, ttft_ms: float | None = None,
+                          tokens_in: int | None = None, tokens_out: int | None = None) -> int:
+        now = time.time()
+        await self.db.execute("BEGIN IMMEDIATE")
+        try:
+            cursor = await self.db.execute(
+                "INSERT INTO messages(conversation_id, role, content, node, model, task_type, latency_ms, "
+                "ttft_ms, tokens_in, tokens_out, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (conversation_id, role, self.redact(content), node, model, task_type, latency_ms, ttft_ms,
+                 tokens_in, tokens_out, now),
+            )
+            await self.db.execute(
+                "UPDATE conversations SET updated_at = ?, title = CASE WHEN title = '' AND ? = 'user' "
+                "THEN ? ELSE title END WHERE id = ?",
+                (now, role, self.redact(content[:80].splitlines()[0] if content else ""), conversation_id),
+            )
+            await self.db.execute("COMMIT")
+        except BaseException:
+            await self.db.execute("ROLLBACK")
+            raise
+        return int(cursor.lastrowid)
+
+    async def record_request(self, *, request_id: str, node: str, model: str | None, task_type: str | None,
+                             outcome: str, latency_ms: float | None, ttft_ms: float | None,
+                             tokens_in: int | None, tokens_out: int | None, error: str | None) -> None:
+        await self.db.execute(
+            "INSERT INTO requests(request_id, node, model, task_type, outcome, latency_ms, ttft_ms, tokens_in, "
+            "tokens_out, error, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            (request_id, node, model, task_type, outcome, latency_ms, ttft_ms, tokens_in, tokens_out,
+             self.redact(error), time.time()),
+        )
+
+    # ------------------------------------------------------------------ reads
+
+    async def conversations(self, limit: int = 200) -> list[ConversationSummary]:
+        async with self.db.execute(
+            "SELECT c.id, c.title, c.updated_at, COUNT(m.id) FROM conversations c "
+            "LEFT JOIN messages m ON m.conversation_id = c.id GROUP BY c.id "
+            "ORDER BY c.updated_at DESC, c.id DESC LIMIT ?", (limit,)
+        ) as cursor:
+            rows = await cursor.fetchall()
+        return [ConversationSummary(int(r[0]), r[1], float(r[2]), int(r[3])) for r in rows]
+
+    async def messages(self, conversation_id: int) -> list[StoredMessage]:
+        async with self.db.execute(
+            "SELECT id, conversation_id, role, content, node, model, latency_ms, tokens_out, created_at "
+            "FROM messages WHERE conversation_id = ? ORDER BY id", (conversation_id,)
+        ) as cursor:
+            rows = await cursor.fetchall()
+        return [StoredMessage(*tuple(r)) for r in rows]
+
+    async def request_rows(self, node: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
+        sql = "SELECT * FROM requests"
+        args: tuple[Any, ...] = ()
+        if node:
+            sql += " WHERE node = ?"
+            args = (node,)
+        sql += " ORDER BY id DESC LIMIT ?"
+        async with self.db.execute(sql, (*args, limit)) as cursor:
+            rows = await cursor.fetchall()
+        return [dict(r) for r in rows]
