@@ -105,6 +105,9 @@ class Store:
         except aiosqlite.DatabaseError as exc:
             await self.close()
             raise StoreError(f"cannot open database {self.path}: {exc}") from None
+        except BaseException:
+            await self.close()
+            raise
 
     async def close(self) -> None:
         if self._db is not None:

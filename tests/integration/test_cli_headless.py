@@ -1,0 +1,164 @@
+"""The real `jarvis` CLI in a subprocess, against loopback nodes."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.fakes.loopback_node import Fault
+from tests.integration.cluster_config import write_toml
+
+SECRET = "sk-test-5b7f0c1d9e8a"
+
+
+def run_cli(args: list[str], env_home: Path, *, stdin: str | None = None,
+            extra_env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("JARVIS_", "XDG_"))}
+    env.update({"XDG_CONFIG_HOME": str(env_home / "config"), "XDG_DATA_HOME": str(env_home / "data"),
+                "XDG_CACHE_HOME": str(env_home / "cache"), "XDG_STATE_HOME": str(env_home / "state")})
+    env.update(extra_env or {})
+    return subprocess.run([sys.executable, "-m", "jarvis_tui", *args], input=stdin, capture_output=True, text=True,
+                          env=env, timeout=timeout)
+
+
+@pytest.fixture
+def two_nodes(loopback_node, tmp_path: Path):  # type: ignore[no-untyped-def]
+    first = loopback_node(reply="The answer is 4.", model="alpha")
+    second = loopback_node(reply="Four.", model="beta")
+    config = write_toml(tmp_path / "c.toml", [
+        {"name": "A", "kind": "openai", "url": first.url, "model": "alpha", "timeout_s": 5},
+        {"name": "B", "kind": "ollama", "url": second.url, "model": "beta", "timeout_s": 5},
+    ], {"simple": ["A", "B"]}, tmp_path / "j.db")
+    return first, second, config
+
+
+def test_once_prints_the_answer_and_its_source(two_nodes, tmp_path: Path) -> None:
+    _, _, config = two_nodes
+    done = run_cli(["--config", str(config), "--once", "What is 2+2?"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "The answer is 4.\n[A/alpha]\n"
+
+
+def test_once_json_has_the_documented_fields_and_every_attempt(two_nodes, tmp_path: Path) -> None:
+    first, _, config = two_nodes
+    first.set(fault=Fault.HTTP_500)
+    done = run_cli(["--config", str(config), "--once", "What is 2+2?", "--json"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    for key in ("answer", "node", "model", "task_type", "latency_ms", "ttft_ms", "tokens_out", "attempts"):
+        assert key in result
+    assert result["answer"] == "Four." and result["node"] == "B" and result["model"] == "beta"
+    assert [(a["node"], a["outcome"]) for a in result["attempts"]] == [("A", "http_error"), ("B", "ok")]
+    assert result["attempts"][0]["error"] == "HTTP 500"
+    assert set(result["attempts"][0]) >= {"node", "outcome", "latency_ms", "error"}
+
+
+def test_prompt_from_stdin_and_forced_node(two_nodes, tmp_path: Path) -> None:
+    _, second, config = two_nodes
+    done = run_cli(["--config", str(config), "--once", "-", "--node", "B"], tmp_path, stdin="from stdin\n")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "Four.\n[B/beta]\n"
+    assert second.last_chat_json()["messages"][-1]["content"] == "from stdin\n"
+
+
+@pytest.mark.parametrize("args,fragment", [
+    (["--node", "NOPE", "--once", "hi"], "unknown node 'NOPE'; known nodes: A, B"),
+    (["--once", "   "], "the prompt is empty"),
+    (["--once", "hi", "--status"], "not allowed with argument"),
+    (["--frobnicate"], "unrecognized arguments"),
+    (["--json"], "need --once or --status"),
+])
+def test_usage_errors_are_one_line_exit_2(two_nodes, tmp_path: Path, args: list[str], fragment: str) -> None:
+    _, _, config = two_nodes
+    done = run_cli(["--config", str(config), *args], tmp_path)
+    assert done.returncode == 2
+    assert fragment in done.stderr
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+
+
+def test_no_node_answering_exits_3_with_json_attempts(two_nodes, tmp_path: Path) -> None:
+    first, second, config = two_nodes
+    first.set(fault=Fault.REFUSED)
+    second.set(fault=Fault.MALFORMED_JSON)
+    done = run_cli(["--config", str(config), "--once", "hi", "--json"], tmp_path)
+    assert done.returncode == 3
+    result = json.loads(done.stdout)
+    assert result["answer"] is None
+    assert [(a["node"], a["outcome"]) for a in result["attempts"]] == [("A", "refused"), ("B", "bad_response")]
+    assert done.stderr.startswith("jarvis: no node could answer") and done.stderr.count("\n") == 1
+
+
+def test_untrusted_output_is_printed_literally_and_defanged(loopback_node, tmp_path: Path) -> None:
+    hostile = "[bold red]pwned[/] \x1b]0;title\x07\x1b[2J\x1b]52;c;ZXZpbA==\x07 done"
+    node = loopback_node(reply=hostile)
+    config = write_toml(tmp_path / "c.toml", [{"name": "A", "kind": "openai", "url": node.url, "model": "m"}],
+                        db_path=tmp_path / "j.db")
+    done = run_cli(["--config", str(config), "--once", "hi"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "[bold red]pwned[/]" in done.stdout
+    assert "\x1b" not in done.stdout and "\x07" not in done.stdout
+    assert "␛]0;title␇" in done.stdout
+
+
+def test_status_table_and_exit_codes(two_nodes, tmp_path: Path) -> None:
+    first, second, config = two_nodes
+    done = run_cli(["--config", str(config), "--status"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    header = done.stdout.splitlines()[0].split()
+    assert header[:5] == ["node", "kind", "url", "model", "reachable"]
+    assert "latency" in header and "loaded" in header and "error" in header
+    first.set(fault=Fault.REFUSED)
+    second.set(fault=Fault.REFUSED)
+    done = run_cli(["--config", str(config), "--status", "--json"], tmp_path)
+    assert done.returncode == 3
+    report = json.loads(done.stdout)
+    assert report["healthy"] == 0 and report["total"] == 2
+    assert {n["node"]: n["reachable"] for n in report["nodes"]} == {"A": False, "B": False}
+    assert "gpus" in report
+
+
+def test_api_key_never_leaves_the_environment(loopback_node, tmp_path: Path) -> None:
+    secured = loopback_node(reply="secured answer", api_key=SECRET)
+    config = write_toml(tmp_path / "c.toml", [
+        {"name": "S", "kind": "openai", "url": secured.url, "model": "m", "api_key_env": "JARVIS_S_KEY"},
+    ], db_path=tmp_path / "j.db")
+    ok = run_cli(["--config", str(config), "--once", "hi", "--json"], tmp_path,
+                 extra_env={"JARVIS_S_KEY": SECRET})
+    assert ok.returncode == 0, ok.stderr
+    assert secured.chat_requests()[-1].headers["authorization"] == f"Bearer {SECRET}"
+    wrong = run_cli(["--config", str(config), "--once", "hi", "--json"], tmp_path,
+                    extra_env={"JARVIS_S_KEY": SECRET + "x"})
+    status = run_cli(["--config", str(config), "--status", "--json"], tmp_path, extra_env={"JARVIS_S_KEY": SECRET})
+    for done in (ok, wrong, status):
+        assert SECRET not in done.stdout and SECRET not in done.stderr
+    dump = "\n".join(sqlite3.connect(tmp_path / "j.db").iterdump())
+    assert SECRET not in dump
+
+
+# rich is not listed: httpx itself imports it (for its CLI) whenever it is installed.
+HEAVY = ("textual", "ccxt", "faster_whisper", "sounddevice", "anthropic", "numpy")
+
+
+@pytest.mark.parametrize("face", [["--once", "hi"], ["--once", "hi", "--json"], ["--status"], ["--status", "--json"]])
+def test_headless_faces_never_import_the_ui_or_heavy_libraries(two_nodes, tmp_path: Path, face: list[str]) -> None:
+    _, _, config = two_nodes
+    # --status reads local GPUs through NVML, so only --once must also stay clear of pynvml.
+    heavy = HEAVY + (("pynvml",) if "--once" in face else ())
+    probe = (
+        "import sys\n"
+        "from jarvis_tui.cli import main\n"
+        f"code = main({['--config', str(config), *face]!r})\n"
+        f"loaded = [m for m in {heavy!r} if m in sys.modules]\n"
+        "sys.stderr.write('HEAVY=' + ','.join(loaded) + '\\n')\n"
+        "raise SystemExit(code)\n"
+    )
+    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "data"), "XDG_STATE_HOME": str(tmp_path / "state")}
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "HEAVY=\n" in done.stderr, done.stderr
