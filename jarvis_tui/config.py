@@ -137,7 +137,8 @@ class Config:
         """A subsystem's parsed settings; defaults when the file has no such table."""
         if name not in self.sections:
             parser = _section_parser(name)
-            return parser({}, SectionContext(_Locator(None, ""), name, []))
+            # Config is frozen but its sections dict is not: cache the defaults once.
+            self.sections[name] = parser({}, SectionContext(_Locator(None, ""), name, []))
         return self.sections[name]
 
 
@@ -357,9 +358,13 @@ def _build(raw: dict[str, Any], path: Path | None, text: str) -> Config:
     embedded = _parse_simple(raw.get("embedded", {}), SectionContext(locator, "embedded", warnings), EmbeddedConfig,
                              positive=("context", "threads"))
 
+    # Only tables present in the file are parsed now; absent ones get their defaults on first
+    # use (Config.section), so a headless call never imports settings it does not need.
     sections: dict[str, Any] = {}
     for name in SECTION_PARSERS:
-        section_raw = raw.get(name, {})
+        if name not in raw:
+            continue
+        section_raw = raw[name]
         ctx = SectionContext(locator, name, warnings)
         if not isinstance(section_raw, dict):
             raise ctx.error(f"[{name}] must be a table")

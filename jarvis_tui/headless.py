@@ -112,6 +112,7 @@ async def once(config: Config, prompt: str, *, node: str | None, as_json: bool, 
 
             return await run_consensus_face(orchestrator, prompt, as_json=as_json)
         try:
+            await orchestrator.prime_thermal()
             if verify:
                 from jarvis_tui.core.commander_faces import ask_verified
 
@@ -142,7 +143,7 @@ async def status(config: Config, *, as_json: bool) -> int:
     if isinstance(orchestrator, int):
         return orchestrator
     try:
-        results = await orchestrator.health_check()
+        results, gpus = await asyncio.gather(orchestrator.health_check(), _gpu_rows(orchestrator))
         rows = []
         for name, result in results.items():
             cfg = orchestrator.nodes[name].config
@@ -151,7 +152,6 @@ async def status(config: Config, *, as_json: bool) -> int:
                 "latency_ms": round(result.latency_ms, 1), "models": result.models,
                 "error": result.error or None, "outcome": str(result.outcome),
             })
-        gpus = await _gpu_rows(orchestrator)
         healthy = sum(1 for r in rows if r["reachable"])
         if as_json:
             _emit_json({"nodes": rows, "healthy": healthy, "total": len(rows), "gpus": gpus,
@@ -164,12 +164,12 @@ async def status(config: Config, *, as_json: bool) -> int:
         await orchestrator.close()
 
 
-async def _gpu_rows(orchestrator: Any) -> list[dict[str, Any]] | dict[str, Any]:
-    try:
-        from jarvis_tui.gpu.status_rows import collect_gpu_rows
-    except ImportError:
-        return []
-    return await collect_gpu_rows(orchestrator)
+async def _gpu_rows(orchestrator: Any) -> list[dict[str, Any]]:
+    from jarvis_tui.gpu.status import gpu_rows_for_status
+
+    monitor = orchestrator.create_gpu_monitor()
+    await monitor.poll_once()
+    return gpu_rows_for_status(monitor)
 
 
 def _print_status_table(rows: list[dict[str, Any]]) -> None:
@@ -182,26 +182,19 @@ def _print_status_table(rows: list[dict[str, Any]]) -> None:
 
 
 def _print_table(table: list[tuple[str, ...]]) -> None:
-    cells = [[one_line(str(c), 60) for c in row] for row in table]
+    cells = [[one_line(str(c), 120 if i == len(row) - 1 else 60) for i, c in enumerate(row)] for row in table]
     widths = [max(len(row[i]) for row in cells) for i in range(len(cells[0]))]
     for row in cells:
         sys.stdout.write("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() + "\n")
 
 
-def _print_gpu_rows(gpus: Any) -> None:
-    if not gpus:
-        return
-    sys.stdout.write("\n")
-    if isinstance(gpus, dict):  # the GPU module's own table shape
-        header = tuple(gpus.get("columns", ()))
-        body = [tuple(str(c) for c in row) for row in gpus.get("rows", ())]
-        for note in gpus.get("notes", ()):
-            sys.stdout.write(f"{one_line(str(note))}\n")
-        if header and body:
-            _print_table([header, *body])
-        return
-    keys = list(gpus[0].keys())
-    _print_table([tuple(keys), *[tuple(str(g.get(k, "")) for k in keys) for g in gpus]])
+def _print_gpu_rows(gpus: list[dict[str, Any]]) -> None:
+    from jarvis_tui.gpu.status import format_gpu_row
+
+    if gpus:
+        sys.stdout.write("\nGPUs\n")
+        for row in gpus:
+            sys.stdout.write(one_line(format_gpu_row(row), 300) + "\n")
 
 
 def run_trade(argv: list[str]) -> int:

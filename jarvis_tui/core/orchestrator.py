@@ -135,6 +135,7 @@ class Orchestrator:
         self.nodes: dict[str, NodeState] = {}
         self.embedded: Any = None  # EmbeddedServer when the embedded node was started
         self.thermal: Callable[[str], ThermalView | None] = lambda _node: None
+        self.gpu: Any = None  # GpuMonitor, once GPU telemetry is started
         self._health_task: asyncio.Task[None] | None = None
         self._request_ids = itertools.count(1)
         self._session = f"{os.getpid():x}{int(time.time()) & 0xFFFF:04x}"
@@ -162,6 +163,7 @@ class Orchestrator:
         self._started = True
         if monitor:
             self.start_health_monitor()
+            await self.create_gpu_monitor().start()
 
     def _add_node(self, node_config: NodeConfig) -> None:
         factory = self._client_factory
@@ -173,6 +175,35 @@ class Orchestrator:
         breaker = CircuitBreaker(self.config.breaker.failures, self.config.breaker.cooldown_s, self.clock)
         self.nodes[node_config.name] = NodeState(node_config, factory(node_config, self._http), NodeMetrics(),
                                                  breaker)
+
+    def create_gpu_monitor(self, *, local: bool = True) -> Any:
+        """The GPU monitor (created once); its thermal status feeds routing from then on.
+
+        ``local=False`` reads only the nodes' remote exporters, never NVML.
+        """
+        if self.gpu is None:
+            import dataclasses
+
+            from jarvis_tui.gpu.monitor import GpuMonitor
+
+            settings = self.config.section("gpu")
+            if not local:
+                settings = dataclasses.replace(settings, local_source="off")
+            self.gpu = GpuMonitor(settings, self.config.nodes, self.bus, http=self._http, clock=self.clock)
+            self.thermal = self.gpu.thermal_status
+        return self.gpu
+
+    async def prime_thermal(self) -> None:
+        """One GPU poll before a headless dispatch, only when some node has a GPU source.
+
+        Remote exporters are scraped (with their timeouts); local NVML is read only
+        when ``[gpu] local_node`` ties the local GPUs to a node that may be routed to.
+        """
+        settings = self.config.section("gpu")
+        remote = any(n.gpu_metrics_url for n in self.config.nodes)
+        local = bool(settings.local_node) and settings.local_node in self.nodes
+        if settings.enabled and (remote or local):
+            await self.create_gpu_monitor(local=local).poll_once()
 
     def start_health_monitor(self) -> None:
         if self._health_task is None:
@@ -186,6 +217,8 @@ class Orchestrator:
             except (asyncio.CancelledError, Exception):  # noqa: BLE001
                 pass
             self._health_task = None
+        if self.gpu is not None:
+            await self.gpu.stop()
         if self.store is not None and self._owns_store:
             await self.store.close()
         if self.embedded is not None:
