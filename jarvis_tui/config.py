@@ -25,6 +25,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 NODE_KINDS = ("openai", "ollama", "lmstudio", "anthropic", "gemini")
+CLOUD_DEFAULT_KEY_ENV = {"anthropic": "ANTHROPIC_API_KEY", "gemini": "GEMINI_API_KEY"}
 CLOUD_DEFAULT_URLS = {
     "anthropic": "https://api.anthropic.com",
     "gemini": "https://generativelanguage.googleapis.com/v1beta/openai",
@@ -396,7 +397,7 @@ def _parse_node(raw: dict[str, Any], ctx: SectionContext) -> NodeConfig:
     timeout = ctx.positive(raw, "timeout_s", 60.0)
     connect = ctx.positive(raw, "connect_timeout_s", 3.0)
     first_token = ctx.positive(raw, "first_token_timeout_s", None)
-    key_env = ctx.get(raw, "api_key_env", str)
+    key_env = ctx.get(raw, "api_key_env", str, CLOUD_DEFAULT_KEY_ENV.get(kind))
     if key_env is not None and not ENV_VAR_NAME.match(key_env):
         # Never echo the value: someone may have pasted the key itself here.
         raise ctx.error(f"node '{name}': api_key_env must be the NAME of an environment variable "

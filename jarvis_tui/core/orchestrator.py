@@ -127,6 +127,7 @@ class Orchestrator:
         self.bus = bus or EventBus()
         self.clock = clock
         self._http = http
+        self._owns_http = http is None
         self._client_factory = client_factory
         self.redactor = Redactor(_configured_secrets(config))
         self.store = store
@@ -148,7 +149,7 @@ class Orchestrator:
         if self._http is None:
             from jarvis_tui.nodes.http import shared_http_client
 
-            self._http = shared_http_client()
+            self._http = shared_http_client(tls=_needs_tls(self.config))
         if bootstrap and not self.config.nodes:
             from jarvis_tui.core.bootstrap import bootstrap_nodes
 
@@ -224,6 +225,11 @@ class Orchestrator:
         if self.embedded is not None:
             await asyncio.to_thread(self.embedded.stop)
             self.embedded = None
+        if self._owns_http and self._http is not None:
+            from jarvis_tui.nodes.http import close_shared_http_client
+
+            await close_shared_http_client()
+            self._http = None
         self.bus.close()
 
     async def __aenter__(self) -> Orchestrator:
@@ -467,6 +473,12 @@ class Orchestrator:
 
     def healthy_count(self) -> int:
         return sum(1 for s in self.nodes.values() if s.status == "up")
+
+
+def _needs_tls(config: Config) -> bool:
+    """Does any node or exporter speak https?  (With no nodes yet, bootstrap finds loopback ones.)"""
+    urls = [n.url for n in config.nodes] + [n.gpu_metrics_url or "" for n in config.nodes]
+    return any(url.startswith("https:") for url in urls)
 
 
 def _configured_secrets(config: Config) -> list[str]:

@@ -128,10 +128,10 @@ class NodeClient:
     async def models(self) -> list[str]:
         try:
             return await asyncio.wait_for(self._list_models(), self.config.connect_timeout_s + 5)
-        except NodeError:
-            raise
+        except NodeError as exc:
+            raise without_secret(exc, self.config) from None
         except BaseException as exc:  # noqa: BLE001 - classified, never leaked
-            raise classify_exception(exc, self.config) from None
+            raise without_secret(classify_exception(exc, self.config), self.config) from None
 
     async def health(self, timeout_s: float | None = None) -> HealthResult:
         started = time.perf_counter()
@@ -140,7 +140,8 @@ class NodeClient:
         except asyncio.CancelledError:
             raise
         except BaseException as exc:  # noqa: BLE001
-            error = exc if isinstance(exc, NodeError) else classify_exception(exc, self.config)
+            error = without_secret(exc if isinstance(exc, NodeError) else classify_exception(exc, self.config),
+                                   self.config)
             return HealthResult(False, (time.perf_counter() - started) * 1000, error=error.message,
                                 outcome=error.outcome)
         return HealthResult(True, (time.perf_counter() - started) * 1000, models=models)
@@ -180,10 +181,10 @@ class NodeClient:
             phase = "first token" if first_token_at is None else "total"
             limit = cfg.first_token_deadline_s if first_token_at is None else cfg.timeout_s
             raise NodeError(Outcome.TIMEOUT, f"{phase} timeout after {elapsed:.1f}s (limit {limit:g}s)") from None
-        except NodeError:
-            raise
+        except NodeError as exc:
+            raise without_secret(exc, cfg) from None
         except BaseException as exc:  # noqa: BLE001
-            raise classify_exception(exc, cfg) from None
+            raise without_secret(classify_exception(exc, cfg), cfg) from None
         finally:
             close = getattr(stream, "aclose", None)
             if close is not None:
@@ -216,6 +217,15 @@ def classify_exception(exc: BaseException, config: NodeConfig | None = None) -> 
     if isinstance(exc, httpx.HTTPError):
         return NodeError(Outcome.REFUSED, f"transport error ({_short(exc)})")
     return NodeError(Outcome.BAD_RESPONSE, f"{type(exc).__name__}: {_short(exc)}")
+
+
+def without_secret(error: NodeError, config: NodeConfig | None) -> NodeError:
+    """The error with the node's key blanked out of its message, in case a server echoed it back."""
+    key = config.api_key() if config is not None else None
+    if not key or key not in error.message:
+        return error
+    return NodeError(error.outcome, error.message.replace(key, "[redacted]"), status=error.status,
+                     retry_after_s=error.retry_after_s)
 
 
 def http_status_error(response: httpx.Response) -> NodeError:
