@@ -114,6 +114,16 @@ class NodeClient:
     async def _list_models(self) -> list[str]:
         raise NotImplementedError
 
+    async def _get_json_array(self, url: str, key: str, what: str) -> list[Any]:
+        """GET ``url`` and return the ``key`` array of its JSON object (every server's model list)."""
+        response = await self.http.get(url, headers=self.headers(), timeout=self.timeout())
+        await raise_for_status(response)
+        payload = parse_json(response.content)
+        items = payload.get(key) if isinstance(payload, dict) else None
+        if not isinstance(items, list):
+            raise NodeError(Outcome.BAD_RESPONSE, f"{what} reply has no '{key}' array")
+        return items
+
     # -- shared behaviour ----------------------------------------------------
     def timeout(self, total: float | None = None) -> httpx.Timeout:
         """httpx timeouts: connect is separate; read covers the wait for the first byte."""

@@ -94,13 +94,7 @@ class LMStudioClient(NodeClient):
         raise NodeError(Outcome.BAD_RESPONSE, "stream ended before the reply was complete (no chat.end)")
 
     async def _list_models(self) -> list[str]:
-        response = await self.http.get(f"{self.api_base()}/models", headers=self.headers(),
-                                       timeout=self.timeout())
-        await raise_for_status(response)
-        payload = parse_json(response.content)
-        models = payload.get("models") if isinstance(payload, dict) else None
-        if not isinstance(models, list):
-            raise NodeError(Outcome.BAD_RESPONSE, "models reply has no 'models' array")
+        models = await self._get_json_array(f"{self.api_base()}/models", "models", "models")
         loaded: list[str] = []
         for model in models:
             if not isinstance(model, dict):

@@ -79,13 +79,7 @@ class OllamaClient(NodeClient):
         raise NodeError(Outcome.BAD_RESPONSE, "stream ended before the reply was complete (no done line)")
 
     async def _list_models(self) -> list[str]:
-        response = await self.http.get(f"{self.api_base()}/api/tags", headers=self.headers(),
-                                       timeout=self.timeout())
-        await raise_for_status(response)
-        payload = parse_json(response.content)
-        models = payload.get("models") if isinstance(payload, dict) else None
-        if not isinstance(models, list):
-            raise NodeError(Outcome.BAD_RESPONSE, "tags reply has no 'models' array")
+        models = await self._get_json_array(f"{self.api_base()}/api/tags", "models", "tags")
         return [str(m.get("name") or m.get("model")) for m in models
                 if isinstance(m, dict) and (m.get("name") or m.get("model"))]
 

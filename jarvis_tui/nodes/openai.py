@@ -79,12 +79,7 @@ class OpenAIClient(NodeClient):
                 yield item
 
     async def _list_models(self) -> list[str]:
-        response = await self.http.get(self.models_url(), headers=self.headers(), timeout=self.timeout())
-        await raise_for_status(response)
-        payload = parse_json(response.content)
-        data = payload.get("data") if isinstance(payload, dict) else None
-        if not isinstance(data, list):
-            raise NodeError(Outcome.BAD_RESPONSE, "models list has no 'data' array")
+        data = await self._get_json_array(self.models_url(), "data", "models")
         return [str(item["id"]) for item in data if isinstance(item, dict) and "id" in item]
 
 
