@@ -1,19 +1,180 @@
-"""Task classification (interim keyword guess; the commander pipeline replaces it)."""
+"""Task classification: the keyword heuristic, and the optional classifier node.
+
+The heuristic reads its keyword lists from ``data/classifier_keywords.toml`` and
+tries categories in the user's priority order (code-override > web-override >
+trading > system > analysis > code > web > simple): the first category with a
+keyword in the prompt decides.  Matching is case- and accent-insensitive and on
+word boundaries, so "stratégie" matches "strategie" and "api" does not match
+"rapide".  A keyword also matches its -s / -es plural.
+
+A classifier node (``[commander] classifier_node``) may be asked first; its
+answer counts only when it arrives within ``classifier_budget_ms`` (200 ms) and
+names a known task type - otherwise the heuristic decides.  That lives in
+``classify_with_node``; ``classify`` stays synchronous and pure for
+``Orchestrator.classify``.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import re
+import time
+import tomllib
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
 
-_GUESSES = (
-    ("code", r"\b(code|python|function|fonction|script|bug|debug|fix|refactor|api)\b"),
-    ("trading", r"\b(trading|signal|btc|eth|sol|mexc|breakout)\b"),
-    ("analysis", r"\b(analyse|analysis|architecture|strategy|strategie|benchmark|audit)\b"),
-)
+from jarvis_tui.paths import data_file
+
+KEYWORDS_FILE = "classifier_keywords.toml"
+_WORD = "a-z0-9"
+
+
+def fold(text: str) -> str:
+    """Lower-case, accents removed, typographic apostrophes made plain."""
+    decomposed = unicodedata.normalize("NFKD", text.lower().replace("\u2019", "'"))
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+@dataclass(frozen=True, slots=True)
+class Category:
+    name: str
+    task_type: str
+    keywords: tuple[str, ...]
+    pattern: re.Pattern[str]
+
+    def first_match(self, folded: str) -> str | None:
+        match = self.pattern.search(folded)
+        return match.group(1) if match else None
+
+
+@dataclass(frozen=True, slots=True)
+class KeywordClassifier:
+    categories: tuple[Category, ...]
+    fallback: str
+
+    @property
+    def task_types(self) -> tuple[str, ...]:
+        seen: dict[str, None] = {}
+        for category in self.categories:
+            seen[category.task_type] = None
+        seen[self.fallback] = None
+        return tuple(seen)
+
+    def explain(self, prompt: str) -> tuple[str, str | None, str | None]:
+        """(task_type, category name, matched keyword); the last two are None for the fallback."""
+        folded = fold(prompt)
+        for category in self.categories:
+            keyword = category.first_match(folded)
+            if keyword is not None:
+                return category.task_type, category.name, keyword
+        return self.fallback, None, None
+
+    def classify(self, prompt: str) -> str:
+        return self.explain(prompt)[0]
+
+
+def _keyword_regex(keyword: str) -> str:
+    words = fold(keyword).split()
+    body = r"\s+".join(re.escape(w) for w in words)
+    return body + "(?:e?s)?"
+
+
+def build_classifier(raw: dict[str, Any], source: str = KEYWORDS_FILE) -> KeywordClassifier:
+    """A classifier from the parsed TOML; raises ValueError naming the problem."""
+    priority = raw.get("priority")
+    categories_raw = raw.get("categories")
+    if not isinstance(priority, list) or not isinstance(categories_raw, dict):
+        raise ValueError(f"{source}: needs a `priority` list and [categories.*] tables")
+    categories = []
+    for name in priority:
+        spec = categories_raw.get(name)
+        if not isinstance(spec, dict):
+            raise ValueError(f"{source}: priority names '{name}' but there is no [categories.{name}]")
+        keywords = spec.get("keywords")
+        if not isinstance(keywords, list) or not keywords or not all(isinstance(k, str) and k.strip()
+                                                                     for k in keywords):
+            raise ValueError(f"{source}: [categories.{name}] keywords must be a non-empty list of strings")
+        # Longest first, so "dernieres nouvelles" is reported before a shorter overlap.
+        ordered = sorted({fold(k).strip() for k in keywords}, key=len, reverse=True)
+        alternatives = "|".join(_keyword_regex(k) for k in ordered)
+        pattern = re.compile(rf"(?<![{_WORD}])({alternatives})(?![{_WORD}])")
+        categories.append(Category(name, str(spec.get("task_type", name)), tuple(ordered), pattern))
+    return KeywordClassifier(tuple(categories), str(raw.get("fallback", "simple")))
+
+
+@lru_cache(maxsize=4)
+def load_classifier(path: str | None = None) -> KeywordClassifier:
+    file = Path(path) if path else data_file(KEYWORDS_FILE)
+    with open(file, "rb") as handle:
+        return build_classifier(tomllib.load(handle), str(file))
 
 
 def classify(prompt: str) -> str:
-    lowered = prompt.lower()
-    for task_type, pattern in _GUESSES:
-        if re.search(pattern, lowered):
-            return task_type
-    return "simple"
+    """The heuristic task type of a prompt (code, web, trading, system, analysis or simple)."""
+    return load_classifier().classify(prompt)
+
+
+# ---------------------------------------------------------------- classifier node
+
+CLASSIFIER_INSTRUCTION = (
+    "Classify the user's request into exactly one of these task types: {types}. "
+    "Reply with the task type only, one word, nothing else."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Classification:
+    task_type: str
+    source: str  # "heuristic" | "node"
+    latency_ms: float
+    keyword: str | None = None
+    node: str | None = None
+    note: str = ""  # why the node's answer was not used
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"task_type": self.task_type, "source": self.source, "latency_ms": round(self.latency_ms, 1),
+                "keyword": self.keyword, "node": self.node, "note": self.note or None}
+
+
+def parse_node_label(text: str, known: tuple[str, ...]) -> str | None:
+    """The task type a classifier node named, if it named exactly one known type."""
+    words = re.findall(r"[a-z_]+", fold(text))
+    found = [w for w in words if w in known]
+    return found[0] if found and len(set(found)) == 1 else None
+
+
+async def classify_with_node(orchestrator: Any, prompt: str, node: str | None, budget_ms: float,
+                             extra_types: tuple[str, ...] = ()) -> Classification:
+    """Ask the classifier node within ``budget_ms``; the heuristic decides otherwise."""
+    from jarvis_tui.nodes.base import ChatMessage, NodeError
+
+    started = time.perf_counter()
+    heuristic = load_classifier()
+    task_type, _category, keyword = heuristic.explain(prompt)
+    if not node:
+        return Classification(task_type, "heuristic", (time.perf_counter() - started) * 1000, keyword)
+    note = ""
+    if node not in orchestrator.nodes:
+        note = f"classifier node '{node}' is not configured"
+    elif (reason := orchestrator.skip_reason(node)) is not None:
+        note = f"classifier node skipped: {reason}"
+    else:
+        known = tuple(dict.fromkeys((*heuristic.task_types, *extra_types)))
+        messages = [ChatMessage("system", CLASSIFIER_INSTRUCTION.format(types=", ".join(known))),
+                    ChatMessage("user", prompt)]
+        try:
+            result = await asyncio.wait_for(
+                orchestrator.dispatch(node, messages, task_type="classify"), budget_ms / 1000)
+        except TimeoutError:
+            note = f"classifier node gave no answer within {budget_ms:g} ms"
+        except NodeError as error:
+            note = f"classifier node failed: {error.outcome}"
+        else:
+            label = parse_node_label(result.text, known)
+            if label is not None:
+                return Classification(label, "node", (time.perf_counter() - started) * 1000, None, node)
+            note = "classifier node's reply named no single known task type"
+    return Classification(task_type, "heuristic", (time.perf_counter() - started) * 1000, keyword, note=note)
