@@ -20,12 +20,10 @@ request row), ``ask`` (routing + fallback loop, ``persist=False``), ``ask+store`
 (classification + TaskUnits + events).  Every variant uses a real SQLite file.
 
     .venv/bin/python bench/routing_overhead.py [--requests 2000] [--concurrency 50] [--sequential 400]
-        [--experiments]
 
-``--experiments`` adds rows measuring two changes proposed in docs/bench-commander.md,
-applied to this process only: (1) ``Orchestrator`` writing its per-request rows in
-batches instead of one autocommitted INSERT per request, and (2) the openai client
-reading each SSE body to its end so the pooled connection is reused.
+The orchestrator writes its per-request rows in batches (every 50 ms) and the
+clients read each body to its end so pooled connections are reused; both came
+out of this benchmark (see docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -121,58 +119,6 @@ def variants(orch) -> dict[str, Callable[[], Awaitable[object]]]:
     }
 
 
-# ---------------------------------------------------------------- proposed changes (--experiments)
-
-REQUEST_ROW_SQL = ("INSERT INTO requests(request_id, node, model, task_type, outcome, latency_ms, ttft_ms, "
-                   "tokens_in, tokens_out, error, created_at) VALUES ")
-
-
-def batch_request_rows(orch) -> None:
-    """Proposal 1: buffer the requests rows and write them as one INSERT every 50 ms."""
-    import types
-
-    orch._request_rows, orch._flush_task = [], None
-
-    async def record(self, request_id, node, model, task_type, outcome, latency_ms, ttft_ms, tokens_in,
-                     tokens_out, error):
-        if self.store is None or self.store._db is None:
-            return
-        self._request_rows.append((request_id, node, model, task_type, str(outcome), latency_ms, ttft_ms,
-                                   tokens_in, tokens_out, self.store.redact(error), time.time()))
-        if self._flush_task is None or self._flush_task.done():
-            self._flush_task = asyncio.create_task(flush(self, 0.05))
-
-    async def flush(self, delay_s: float = 0.0) -> None:
-        if delay_s:
-            await asyncio.sleep(delay_s)
-        rows, self._request_rows = self._request_rows, []
-        for start in range(0, len(rows), 500):
-            chunk = rows[start:start + 500]
-            await self.store.db.execute(REQUEST_ROW_SQL + ",".join(["(?,?,?,?,?,?,?,?,?,?,?)"] * len(chunk)),
-                                        [v for row in chunk for v in row])
-
-    orch._record_request = types.MethodType(record, orch)
-
-
-def reuse_openai_connections() -> None:
-    """Proposal 2: keep reading after [DONE] so httpx returns the connection to the pool."""
-    import inspect
-
-    import jarvis_tui.nodes.openai as openai_module
-
-    if getattr(openai_module, "_bench_reuse_patch", False):
-        return
-    openai_module._bench_reuse_patch = True
-    source = inspect.getsource(openai_module.stream_chat_completion)
-    patched = source.replace("            finished = True\n            break",
-                             "            finished = True\n            continue")
-    if patched == source:
-        raise SystemExit("the openai client changed; --experiments no longer applies")
-    namespace = dict(vars(openai_module))
-    exec(compile(patched, openai_module.__file__, "exec"), namespace)  # noqa: S102 - our own source, one line changed
-    openai_module.stream_chat_completion = namespace["stream_chat_completion"]
-
-
 async def throughput(call: Callable[[], Awaitable[object]], total: int, concurrency: int) -> float:
     queue = iter(range(total))
 
@@ -199,37 +145,12 @@ async def latencies(call: Callable[[], Awaitable[object]], count: int) -> list[f
     return out
 
 
-async def run_experiments(spec, folder: Path, args, rps, lat) -> None:
-    experiments = {
-        "dispatch, rows batched (proposed)": ("dispatch", True, False),
-        "ask, rows batched (proposed)": ("ask", True, False),
-        "client, connection reuse (proposed)": ("client", False, True),
-        "ask, rows batched + reuse (proposed)": ("ask", True, True),
-    }
-    for label, (variant, batched, reuse) in experiments.items():
-        if reuse:
-            reuse_openai_connections()
-        async with cluster([(n, s, dict(o)) for n, s, o in spec], folder / label.replace(" ", "_").replace(",", ""),
-                           {"simple": ("A",), "default": ("A",)}) as orch:
-            if batched:
-                batch_request_rows(orch)
-            call = variants(orch)[variant]
-            await latencies(call, 20)
-            rps[label], lat[label] = [], []
-            for _ in range(args.rounds):
-                rps[label].append(await throughput(call, args.requests, args.concurrency))
-                lat[label].extend(await latencies(call, args.sequential))
-            if batched and orch._flush_task is not None:
-                await orch._flush_task  # the last rows, before the store closes
-
-
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--sequential", type=int, default=400)
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; medians are reported")
-    parser.add_argument("--experiments", action="store_true", help="also measure the proposed core changes")
     parser.add_argument("--serve", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
@@ -254,8 +175,6 @@ async def main() -> None:
                             except Exception as exc:  # noqa: BLE001 - reported in the table
                                 failed[name] = f"{type(exc).__name__}: {exc}"
                         lat[name].extend(await latencies(call, args.sequential))
-            if args.experiments:
-                await run_experiments(spec, Path(tmp), args, rps, lat)
     finally:
         server.terminate()
         server.wait()

@@ -74,6 +74,7 @@ class NodeConfig:
     temperature: float | None = None
     gpu_metrics_url: str | None = None
     enabled: bool = True
+    max_concurrency: int = 8  # requests in flight to this node; the rest queue in jarvis
     embedded: bool = False
 
     @property
@@ -405,6 +406,9 @@ def _parse_node(raw: dict[str, Any], ctx: SectionContext) -> NodeConfig:
     max_tokens = ctx.get(raw, "max_tokens", int)
     if max_tokens is not None and max_tokens <= 0:
         raise ctx.error(f"node '{name}': max_tokens must be > 0", "max_tokens")
+    max_concurrency = ctx.get(raw, "max_concurrency", int, 8)
+    if max_concurrency <= 0:
+        raise ctx.error(f"node '{name}': max_concurrency must be > 0", "max_concurrency")
     node = NodeConfig(
         name=name.strip(),
         kind=kind,
@@ -420,6 +424,7 @@ def _parse_node(raw: dict[str, Any], ctx: SectionContext) -> NodeConfig:
         temperature=ctx.get(raw, "temperature", float),
         gpu_metrics_url=metrics_url,
         enabled=ctx.get(raw, "enabled", bool, True),
+        max_concurrency=max_concurrency,
     )
     ctx.check_unknown(raw, NODE_KEYS - {"embedded"})
     return node

@@ -30,9 +30,12 @@ from jarvis_tui.core.events import (
     TokenDelta,
 )
 from jarvis_tui.core.metrics import BreakerState, CircuitBreaker, NodeMetrics
-from jarvis_tui.core.store import Redactor, Store
+from jarvis_tui.core.store import Redactor, RequestRow, Store
 from jarvis_tui.core.text import one_line
 from jarvis_tui.nodes.base import ChatMessage, ChatResult, HealthResult, NodeClient, NodeError, Outcome
+
+
+REQUEST_ROW_FLUSH_S = 0.05
 
 
 class NoNodeAvailable(Exception):
@@ -110,6 +113,9 @@ class NodeState:
     last_health_ms: float | None = None
     last_errors: deque[str] = field(default_factory=lambda: deque(maxlen=10))
     latency_history: deque[float] = field(default_factory=lambda: deque(maxlen=60))
+    # Local servers run a few parallel slots (llama-server, Ollama's NUM_PARALLEL); queueing
+    # here instead of on the socket also keeps httpx's pool small, which is much faster.
+    slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(8))
 
     @property
     def name(self) -> str:
@@ -141,6 +147,8 @@ class Orchestrator:
         self._request_ids = itertools.count(1)
         self._session = f"{os.getpid():x}{int(time.time()) & 0xFFFF:04x}"
         self._started = False
+        self._request_rows: list[RequestRow] = []
+        self._rows_flush: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -175,7 +183,7 @@ class Orchestrator:
         assert self._http is not None
         breaker = CircuitBreaker(self.config.breaker.failures, self.config.breaker.cooldown_s, self.clock)
         self.nodes[node_config.name] = NodeState(node_config, factory(node_config, self._http), NodeMetrics(),
-                                                 breaker)
+                                                 breaker, slots=asyncio.Semaphore(node_config.max_concurrency))
 
     def create_gpu_monitor(self, *, local: bool = True) -> Any:
         """The GPU monitor (created once); its thermal status feeds routing from then on.
@@ -220,6 +228,9 @@ class Orchestrator:
             self._health_task = None
         if self.gpu is not None:
             await self.gpu.stop()
+        if self._rows_flush is not None:
+            self._rows_flush.cancel()
+        await self.flush_request_rows()
         if self.store is not None and self._owns_store:
             await self.store.close()
         if self.embedded is not None:
@@ -303,7 +314,8 @@ class Orchestrator:
 
         started = time.perf_counter()
         try:
-            result = await state.client.chat(messages, on_delta=forward)
+            async with state.slots:
+                result = await state.client.chat(messages, on_delta=forward)
         except asyncio.CancelledError:
             state.breaker.release_probe()
             latency = (time.perf_counter() - started) * 1000
@@ -316,7 +328,7 @@ class Orchestrator:
             self._record_failure(state, error, message)
             self.bus.publish(RequestFinished(request_id=request_id, node=name, model=state.config.model,
                                              outcome=error.outcome, latency_ms=latency, error=message))
-            await self._record_request(request_id, name, state.config.model, task_type, error.outcome, latency,
+            self._record_request(request_id, name, state.config.model, task_type, error.outcome, latency,
                                        None, None, None, message)
             failure = NodeError(error.outcome, message, status=error.status, retry_after_s=error.retry_after_s)
             failure.latency_ms = latency
@@ -326,7 +338,7 @@ class Orchestrator:
                                          latency_ms=result.latency_ms, ttft_ms=result.ttft_ms,
                                          tokens_in=result.tokens_in, tokens_out=result.tokens_out,
                                          tokens_per_s=result.tokens_per_s, text=result.text))
-        await self._record_request(request_id, name, result.model, task_type, Outcome.OK, result.latency_ms,
+        self._record_request(request_id, name, result.model, task_type, Outcome.OK, result.latency_ms,
                                    result.ttft_ms, result.tokens_in, result.tokens_out, None)
         return result
 
@@ -354,15 +366,29 @@ class Orchestrator:
             state.status = status
             self.bus.publish(NodeStatusChanged(node=state.name, status=status, reason=reason, latency_ms=latency_ms))
 
-    async def _record_request(self, request_id: str, node: str, model: str | None, task_type: str, outcome: str,
-                              latency_ms: float | None, ttft_ms: float | None, tokens_in: int | None,
-                              tokens_out: int | None, error: str | None) -> None:
+    def _record_request(self, request_id: str, node: str, model: str | None, task_type: str, outcome: str,
+                        latency_ms: float | None, ttft_ms: float | None, tokens_in: int | None,
+                        tokens_out: int | None, error: str | None) -> None:
+        """Queue a metrics row; rows are written in batches so the store never paces dispatch.
+
+        Messages are still committed one by one (durability); a kill -9 can lose at most
+        REQUEST_ROW_FLUSH_S worth of metrics rows.
+        """
         if self.store is None or self.store._db is None:
             return
+        self._request_rows.append(RequestRow(request_id, node, model, task_type, str(outcome), latency_ms, ttft_ms,
+                                             tokens_in, tokens_out, error, time.time()))
+        if self._rows_flush is None or self._rows_flush.done():
+            self._rows_flush = asyncio.create_task(self.flush_request_rows(REQUEST_ROW_FLUSH_S))
+
+    async def flush_request_rows(self, delay_s: float = 0.0) -> None:
+        if delay_s:
+            await asyncio.sleep(delay_s)
+        rows, self._request_rows = self._request_rows, []
+        if not rows or self.store is None or self.store._db is None:
+            return
         try:
-            await self.store.record_request(request_id=request_id, node=node, model=model, task_type=task_type,
-                                            outcome=str(outcome), latency_ms=latency_ms, ttft_ms=ttft_ms,
-                                            tokens_in=tokens_in, tokens_out=tokens_out, error=error)
+            await self.store.record_requests(rows)
         except Exception as exc:  # noqa: BLE001 - metrics rows must never fail a request
             self.bus.publish(ErrorRaised(source="store", message=one_line(str(exc))))
 

@@ -13,6 +13,7 @@ before it is written.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from dataclasses import dataclass
@@ -56,6 +57,21 @@ class Redactor:
 
 
 @dataclass(frozen=True, slots=True)
+class RequestRow:
+    request_id: str
+    node: str
+    model: str | None
+    task_type: str | None
+    outcome: str
+    latency_ms: float | None
+    ttft_ms: float | None
+    tokens_in: int | None
+    tokens_out: int | None
+    error: str | None
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True)
 class ConversationSummary:
     id: int
     title: str
@@ -81,6 +97,9 @@ class Store:
         self.path = Path(path)
         self.redact = redactor or Redactor()
         self._db: aiosqlite.Connection | None = None
+        # One connection serves every task: an explicit transaction from one task must not
+        # interleave with another's statements ("cannot start a transaction within a transaction").
+        self.write_lock = asyncio.Lock()
 
     @property
     def db(self) -> aiosqlite.Connection:
@@ -136,10 +155,11 @@ class Store:
 
     async def new_conversation(self, title: str = "") -> int:
         now = time.time()
-        cursor = await self.db.execute(
-            "INSERT INTO conversations(title, created_at, updated_at) VALUES (?, ?, ?)",
-            (self.redact(title[:120]), now, now),
-        )
+        async with self.write_lock:
+            cursor = await self.db.execute(
+                "INSERT INTO conversations(title, created_at, updated_at) VALUES (?, ?, ?)",
+                (self.redact(title[:120]), now, now),
+            )
         return int(cursor.lastrowid)
 
     async def add_message(self, conversation_id: int, role: str, content: str, *, node: str | None = None,
@@ -147,34 +167,36 @@ class Store:
                           latency_ms: float | None = None, ttft_ms: float | None = None,
                           tokens_in: int | None = None, tokens_out: int | None = None) -> int:
         now = time.time()
-        await self.db.execute("BEGIN IMMEDIATE")
-        try:
-            cursor = await self.db.execute(
-                "INSERT INTO messages(conversation_id, role, content, node, model, task_type, latency_ms, "
-                "ttft_ms, tokens_in, tokens_out, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                (conversation_id, role, self.redact(content), node, model, task_type, latency_ms, ttft_ms,
-                 tokens_in, tokens_out, now),
-            )
-            await self.db.execute(
-                "UPDATE conversations SET updated_at = ?, title = CASE WHEN title = '' AND ? = 'user' "
-                "THEN ? ELSE title END WHERE id = ?",
-                (now, role, self.redact(content[:80].splitlines()[0] if content else ""), conversation_id),
-            )
-            await self.db.execute("COMMIT")
-        except BaseException:
-            await self.db.execute("ROLLBACK")
-            raise
+        async with self.write_lock:
+            await self.db.execute("BEGIN IMMEDIATE")
+            try:
+                cursor = await self.db.execute(
+                    "INSERT INTO messages(conversation_id, role, content, node, model, task_type, latency_ms, "
+                    "ttft_ms, tokens_in, tokens_out, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                    (conversation_id, role, self.redact(content), node, model, task_type, latency_ms, ttft_ms,
+                     tokens_in, tokens_out, now),
+                )
+                await self.db.execute(
+                    "UPDATE conversations SET updated_at = ?, title = CASE WHEN title = '' AND ? = 'user' "
+                    "THEN ? ELSE title END WHERE id = ?",
+                    (now, role, self.redact(content[:80].splitlines()[0] if content else ""), conversation_id),
+                )
+                await self.db.execute("COMMIT")
+            except BaseException:
+                await self.db.execute("ROLLBACK")
+                raise
         return int(cursor.lastrowid)
 
-    async def record_request(self, *, request_id: str, node: str, model: str | None, task_type: str | None,
-                             outcome: str, latency_ms: float | None, ttft_ms: float | None,
-                             tokens_in: int | None, tokens_out: int | None, error: str | None) -> None:
-        await self.db.execute(
-            "INSERT INTO requests(request_id, node, model, task_type, outcome, latency_ms, ttft_ms, tokens_in, "
-            "tokens_out, error, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-            (request_id, node, model, task_type, outcome, latency_ms, ttft_ms, tokens_in, tokens_out,
-             self.redact(error), time.time()),
-        )
+    async def record_requests(self, rows: list[RequestRow]) -> None:
+        """Many request rows in one transaction (the orchestrator batches them)."""
+        if not rows:
+            return
+        values = [(r.request_id, r.node, r.model, r.task_type, r.outcome, r.latency_ms, r.ttft_ms, r.tokens_in,
+                   r.tokens_out, self.redact(r.error), r.created_at) for r in rows]
+        async with self.write_lock:
+            await self.db.executemany(
+                "INSERT INTO requests(request_id, node, model, task_type, outcome, latency_ms, ttft_ms, "
+                "tokens_in, tokens_out, error, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)", values)
 
     # ------------------------------------------------------------------ reads
 

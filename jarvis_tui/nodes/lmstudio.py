@@ -71,7 +71,10 @@ class LMStudioClient(NodeClient):
         async with self.http.stream("POST", f"{self.api_base()}/chat", json=self.request_body(messages, model),
                                     headers=self.headers(), timeout=self.timeout()) as response:
             await raise_for_status(response)
+            end: StreamEnd | None = None
             async for event in iter_sse(response):
+                if end is not None:
+                    continue  # read on to the end of the body so the connection is reused
                 data = parse_json(event.data)
                 if not isinstance(data, dict):
                     raise NodeError(Outcome.BAD_RESPONSE, "stream event is not a JSON object")
@@ -87,10 +90,12 @@ class LMStudioClient(NodeClient):
                 elif kind == "chat.end":
                     result = data.get("result") or {}
                     stats = result.get("stats") or {}
-                    yield StreamEnd(model=result.get("model_instance_id") or model,
+                    end = StreamEnd(model=result.get("model_instance_id") or model,
                                     tokens_in=token_count(stats.get("input_tokens")),
                                     tokens_out=token_count(stats.get("total_output_tokens")))
-                    return
+            if end is not None:
+                yield end
+                return
         raise NodeError(Outcome.BAD_RESPONSE, "stream ended before the reply was complete (no chat.end)")
 
     async def _list_models(self) -> list[str]:

@@ -60,8 +60,10 @@ class OllamaClient(NodeClient):
         async with self.http.stream("POST", f"{self.api_base()}/api/chat", json=self.request_body(messages),
                                     headers=self.headers(), timeout=self.timeout()) as response:
             await raise_for_status(response)
+            end: StreamEnd | None = None
             async for line in response.aiter_lines():
-                if not line.strip():
+                # After the done line, read on to the end of the body so the connection is reused.
+                if end is not None or not line.strip():
                     continue
                 chunk = parse_json(line)
                 if not isinstance(chunk, dict):
@@ -73,9 +75,11 @@ class OllamaClient(NodeClient):
                 if content:
                     yield str(content)
                 if chunk.get("done"):
-                    yield StreamEnd(model=chunk.get("model"), tokens_in=token_count(chunk.get("prompt_eval_count")),
+                    end = StreamEnd(model=chunk.get("model"), tokens_in=token_count(chunk.get("prompt_eval_count")),
                                     tokens_out=token_count(chunk.get("eval_count")))
-                    return
+            if end is not None:
+                yield end
+                return
         raise NodeError(Outcome.BAD_RESPONSE, "stream ended before the reply was complete (no done line)")
 
     async def _list_models(self) -> list[str]:

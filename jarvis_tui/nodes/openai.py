@@ -86,11 +86,15 @@ class OpenAIClient(NodeClient):
 async def stream_chat_completion(response: Any) -> AsyncIterator[str | StreamEnd]:
     """Text deltas, then one ``StreamEnd``, from a chat.completion.chunk SSE stream."""
     end = StreamEnd()
-    finished = False
+    finished = done = False
     async for event in iter_sse(response):
+        if done:
+            continue  # past [DONE]: read on to the end of the body so the connection is reused
         if event.data.strip() == SSE_DONE:
-            finished = True
-            break
+            # Not break: a body left unread closes the connection, and every request
+            # would pay a new TCP handshake.
+            finished = done = True
+            continue
         chunk = parse_json(event.data)
         if not isinstance(chunk, dict):
             raise NodeError(Outcome.BAD_RESPONSE, "stream chunk is not a JSON object")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from jarvis_tui.core.store import Redactor, Store, StoreError, migration_scripts
+from jarvis_tui.core.store import Redactor, RequestRow, Store, StoreError, migration_scripts
 
 
 async def test_fresh_database_is_wal_and_fully_migrated(tmp_path: Path) -> None:
@@ -70,11 +70,23 @@ async def test_redactor_strips_secrets_before_writing(tmp_path: Path) -> None:
     try:
         conversation = await store.new_conversation()
         await store.add_message(conversation, "assistant", "your key is sk-secret-value-123")
-        await store.record_request(request_id="r", node="A", model=None, task_type=None, outcome="http_error",
-                                   latency_ms=1.0, ttft_ms=None, tokens_in=None, tokens_out=None,
-                                   error="401 for key sk-secret-value-123")
+        await store.record_requests([RequestRow("r", "A", None, None, "http_error", 1.0, None, None, None,
+                                                "401 for key sk-secret-value-123", 0.0)])
     finally:
         await store.close()
     raw = (tmp_path / "j.db").read_bytes() + (tmp_path / "j.db-wal").read_bytes() \
         if (tmp_path / "j.db-wal").exists() else (tmp_path / "j.db").read_bytes()
     assert b"sk-secret-value-123" not in raw
+
+
+async def test_concurrent_writers_share_one_connection_safely(tmp_path: Path) -> None:
+    import asyncio
+
+    store = Store(tmp_path / "j.db")
+    await store.open()
+    try:
+        conversations = await asyncio.gather(*(store.new_conversation() for _ in range(20)))
+        await asyncio.gather(*(store.add_message(c, "user", f"q{c}") for c in conversations))
+        assert sum(s.message_count for s in await store.conversations()) == 20
+    finally:
+        await store.close()

@@ -221,6 +221,7 @@ class LoopbackNode:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 128  # the default backlog of 5 resets connections at concurrency 50
     node: LoopbackNode
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -152,6 +152,7 @@ async def test_events_and_stored_exchange_for_a_streamed_answer(loopback_node, t
         assert done.outcome == "ok" and done.tokens_out == result.tokens_out and done.ttft_ms is not None
         messages = await orchestrator.store.messages(result.conversation_id)
         assert [(m.role, m.content) for m in messages] == [("user", "count"), ("assistant", "one two three four")]
+        await orchestrator.flush_request_rows()
         rows = await orchestrator.store.request_rows("A")
         assert rows[0]["outcome"] == "ok" and rows[0]["tokens_out"] == result.tokens_out
         assert orchestrator.nodes["A"].metrics.p50_ms is not None
