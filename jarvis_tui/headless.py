@@ -107,16 +107,18 @@ async def once(config: Config, prompt: str, *, node: str | None, as_json: bool, 
         if node is not None and node not in orchestrator.nodes:
             _err(f"error: unknown node '{node}'; known nodes: {', '.join(orchestrator.nodes)}")
             return EXIT_USAGE
+        await orchestrator.prime_thermal()
         if consensus:
             from jarvis_tui.core.commander_faces import run_consensus_face
 
             return await run_consensus_face(orchestrator, prompt, as_json=as_json)
+        commander = orchestrator.config.section("commander")
         try:
-            await orchestrator.prime_thermal()
-            if verify:
-                from jarvis_tui.core.commander_faces import ask_verified
+            if verify or commander.verify or commander.classifier_node:
+                # the whole pipeline: classifier node, TaskUnits, per-task-type verification
+                from jarvis_tui.core.commander_faces import ask_commanded
 
-                result = await ask_verified(orchestrator, prompt, node=node)
+                result = await ask_commanded(orchestrator, prompt, node=node, verify=True if verify else None)
             else:
                 result = await orchestrator.ask(prompt, node=node)
         except NoNodeAvailable as exc:

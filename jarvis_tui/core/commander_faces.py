@@ -34,13 +34,6 @@ def _safe(text: str | None) -> str:
 # ---------------------------------------------------------------- --once --verify
 
 
-async def ask_verified(orchestrator: Any, prompt: str, *, node: str | None = None) -> Any:
-    """``--once --verify``: the commander's ask with verification on.  Raises NoNodeAvailable."""
-    from jarvis_tui.core.commander import Commander
-
-    return await Commander(orchestrator).ask(prompt, node=node, verify=True)
-
-
 async def ask_commanded(orchestrator: Any, prompt: str, *, node: str | None = None, verify: bool | None = None,
                         on_delta: Any = None) -> Any:
     """``--once`` through the whole pipeline (classifier node, TaskUnits, per-task-type verify)."""

@@ -83,3 +83,17 @@ def test_once_json_and_status_show_the_guard(loopback_node, tmp_path: Path) -> N
         assert "GPUs" in text and "RTX 2060" in text and "critical" in text
     finally:
         exporter.close()
+
+
+def test_consensus_skips_the_critical_node_with_the_reason(loopback_node, tmp_path: Path) -> None:
+    exporter = LoopbackExporter()
+    exporter.body = dcgm_page([90, 60, 61, 62, 63, 64])
+    try:
+        config = _cluster(tmp_path, loopback_node, exporter)
+        done = run_cli(["--config", str(config), "--once", "hello", "--consensus", "--json"], tmp_path)
+        assert done.returncode == 0, done.stderr
+        votes = {v["node"]: v for v in json.loads(done.stdout)["votes"]}
+        assert votes["M1"]["status"] == "failed" and "thermal guard" in votes["M1"]["error"]
+        assert votes["M2"]["status"] == "answered"
+    finally:
+        exporter.close()
