@@ -110,8 +110,17 @@ def variants(orch) -> dict[str, Callable[[], Awaitable[object]]]:
     client = orch.nodes["A"].client
     messages = [ChatMessage("user", PROMPT)]
     commander = Commander(orch, CommanderSettings())
+    # The core keeps at most max_concurrency (8) requests in flight per node and queues the
+    # rest; the bare client gets the same cap, or it would measure httpcore's pool at 50
+    # connections (encode/httpcore#1035) instead of the core.
+    in_flight = asyncio.Semaphore(orch.nodes["A"].config.max_concurrency)
+
+    async def bare_client() -> object:
+        async with in_flight:
+            return await client.chat(messages)
+
     return {
-        "client": lambda: client.chat(messages),
+        "client": bare_client,
         "dispatch": lambda: orch.dispatch("A", messages, task_type="simple"),
         "ask": lambda: orch.ask(PROMPT, task_type="simple", persist=False),
         "ask+store": lambda: orch.ask(PROMPT, task_type="simple"),
