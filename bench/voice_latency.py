@@ -9,7 +9,7 @@ Baseline, same process, same audio: a bare ``WhisperModel.transcribe`` with the
 same options, i.e. the floor any wrapper can reach.  Also reports the model's
 load time and the process RSS before and after loading it.
 
-Run:  .venv/bin/python bench/voice_latency.py [--runs 10] [--write docs/bench-voice.md]
+Run:  .venv/bin/python bench/voice_latency.py [--runs 10] [--write FILE]
 Needs espeak-ng and sox (speech is generated, never downloaded).
 """
 
@@ -187,7 +187,7 @@ process: the floor any wrapper can reach.  Target: <= 1.0 s.
 
 Reproduce (needs espeak-ng and sox):
 
-    .venv/bin/python bench/voice_latency.py --runs 10 --write docs/bench-voice.md
+    .venv/bin/python bench/voice_latency.py --runs 10
 
 Results:
 
