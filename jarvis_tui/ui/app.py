@@ -1,0 +1,953 @@
+"""The cockpit: a full-screen Textual app with five live panes over the orchestrator core.
+
+Data flow (the only one): the core publishes typed events on its bus; one
+worker per subscription (``bridge.BusPump``) turns them into ``EventBatch``
+messages, coalesced per frame; the handlers here own the state and update the
+widgets.  Widgets never call the network: every orchestrator/service call runs
+in a worker started by an action, and reports back with a message.
+
+Layout is in ``styles/jarvis.tcss``.  Wide and tall terminals show all five
+panes in a grid; below 120x34 (breakpoint classes ``-narrow`` / ``-short``) the
+cockpit shows one pane at a time under a tab strip, and 1-5 switch panes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.text import Text
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Container
+from textual.widget import Widget
+from textual.widgets import Footer, Tab, Tabs
+
+from jarvis_tui.core.clock import SYSTEM_CLOCK, Clock
+from jarvis_tui.core.events import (
+    ErrorRaised,
+    Event,
+    EventBus,
+    NodeStatusChanged,
+    RequestFinished,
+    RequestStarted,
+    TokenDelta,
+)
+from jarvis_tui.core.text import one_line
+from jarvis_tui.paths import styles_dir
+from jarvis_tui.ui.bridge import FRAME_S, BusPump
+from jarvis_tui.ui.cells import Numbers
+from jarvis_tui.ui.chat_pane import AnswerEntry, ChatPane, PromptInput, answer_label
+from jarvis_tui.ui.commands import JarvisCommands, PaletteCommand
+from jarvis_tui.ui.consensus_pane import ConsensusPane
+from jarvis_tui.ui.gpu_pane import GpuPane
+from jarvis_tui.ui.messages import (
+    ActionDone,
+    AskCompleted,
+    AskFailed,
+    AskRouted,
+    ConversationLoaded,
+    ConversationsLoaded,
+    CoreFailed,
+    CoreReady,
+    EventBatch,
+)
+from jarvis_tui.ui.nodes_pane import NodesPane, NodesTable
+from jarvis_tui.ui.positions_pane import PositionsPane, PositionsTable
+from jarvis_tui.ui.services import ALL_SERVICES, CockpitServices
+from jarvis_tui.ui.status_bar import StatusBar
+
+PANES: tuple[tuple[str, str], ...] = (
+    ("chat", "Chat"), ("nodes", "Nodes"), ("gpu", "GPU"), ("consensus", "Consensus"), ("positions", "Positions"),
+)
+PANE_IDS = tuple(pane_id for pane_id, _ in PANES)
+VOICE_PANES = {"chat": "chat", "nodes": "nodes", "gpu": "gpu", "trading": "positions", "positions": "positions",
+               "log": "consensus", "consensus": "consensus"}
+NODE_REFRESH_S = 0.5
+PTT_KEY = "ctrl+t"
+PANE_GROUP = Binding.Group("Pane", compact=True)
+QUIT_GROUP = Binding.Group("Quit")
+HELP_GROUP = Binding.Group("Help")
+
+
+def _optional_event_types() -> dict[str, tuple[type[Event], ...]]:
+    """Event types of the subsystems that are installed (their event modules are light)."""
+    found: dict[str, tuple[type[Event], ...]] = {}
+    try:
+        from jarvis_tui.core import commander_events as ce
+
+        found["commander"] = (ce.ConsensusStarted, ce.VoteCast, ce.ConsensusDecided, ce.SynthesisStarted,
+                              ce.SynthesisFinished, ce.BenchStarted, ce.BenchProgress, ce.BenchFinished)
+    except ImportError:
+        pass
+    try:
+        from jarvis_tui.gpu.events import GpuReadingsUpdated, ThermalStatusChanged
+
+        found["gpu"] = (GpuReadingsUpdated, ThermalStatusChanged)
+    except ImportError:
+        pass
+    try:
+        from jarvis_tui.trading import events as te
+
+        found["trading"] = (te.PositionsUpdated, te.SignalsUpdated, te.MarketDataStatus, te.PositionClosed,
+                            te.TradingModeChanged)
+    except ImportError:
+        pass
+    try:
+        from jarvis_tui.voice import events as ve
+
+        found["voice"] = (ve.VoiceStateChanged, ve.VoiceLevel, ve.TranscriptReady, ve.VoiceError)
+    except ImportError:
+        pass
+    return found
+
+
+class JarvisApp(App[int]):
+    CSS_PATH = str(styles_dir() / "jarvis.tcss")
+    TITLE = "jarvis"
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (34, "-tall")]
+    COMMANDS = App.COMMANDS | {JarvisCommands}
+    ENABLE_COMMAND_PALETTE = True
+
+    BINDINGS = [
+        Binding("q", "quit", "Quit", group=QUIT_GROUP),
+        Binding("ctrl+c", "quit", "Quit", priority=True, group=QUIT_GROUP),
+        Binding("question_mark", "help", "Help", group=HELP_GROUP),
+        Binding("f1", "help", "Help", priority=True, group=HELP_GROUP),
+        Binding("1", "pane(1)", "Chat", group=PANE_GROUP),
+        Binding("2", "pane(2)", "Nodes", group=PANE_GROUP),
+        Binding("3", "pane(3)", "GPU", group=PANE_GROUP),
+        Binding("4", "pane(4)", "Consensus", group=PANE_GROUP),
+        Binding("5", "pane(5)", "Positions", group=PANE_GROUP),
+        Binding("z", "zoom", "Zoom"),
+        Binding(PTT_KEY, "push_to_talk", "Talk", priority=True),
+        Binding("ctrl+r", "health_check", "Health", priority=True),
+        Binding("ctrl+n", "new_conversation", "New chat"),
+        Binding("ctrl+o", "open_conversations", "Chats"),
+        Binding("escape", "cancel_ask", "Cancel", show=False),
+    ]
+
+    def __init__(self, config: Any, *, orchestrator: Any = None, live: bool = False, clock: Clock = SYSTEM_CLOCK,
+                 services: frozenset[str] = ALL_SERVICES, mask_volatile: bool = False, monitor: bool = True,
+                 frame_s: float = FRAME_S, provided_services: dict[str, Any] | None = None) -> None:
+        super().__init__()
+        self.config = config
+        self.live = live
+        self.clock = clock
+        self.enabled_services = services
+        self.provided_services = provided_services
+        self.monitor = monitor
+        self.frame_s = frame_s
+        self.numbers = Numbers(mask=mask_volatile)
+        self._injected = orchestrator
+        self.bus: EventBus = orchestrator.bus if orchestrator is not None else EventBus()
+        self.orchestrator: Any = None
+        self.services: CockpitServices | None = None
+        self.core_error: str | None = None
+        self.conversation_id: int | None = None
+        self.ask_conversation: int | None = None
+        self.asking = False
+        self.zoomed = False
+        self.active_pane = "chat"
+        self.hidden_panes: set[str] = set()
+        self.pumps: list[BusPump] = []
+        self._nodes_dirty = True
+        self._shutting_down = False
+        self.voice_reported: set[str] = set()
+        self.thermal_alerts: dict[str, str] = {}
+        self.started_at = time.perf_counter()
+        self.first_paint_s: float | None = None
+
+    # ------------------------------------------------------------------ layout
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar(id="status-bar")
+        yield Tabs(*(Tab(f"{i} {title}", id=f"tab-{pane_id}") for i, (pane_id, title) in enumerate(PANES, 1)),
+                   id="pane-tabs")
+        with Container(id="panes"):
+            yield ChatPane(self.numbers, id="chat", classes="pane -active")
+            yield NodesPane(self.numbers, id="nodes", classes="pane")
+            yield GpuPane(id="gpu", classes="pane")
+            yield ConsensusPane(self.numbers, id="consensus", classes="pane")
+            yield PositionsPane(id="positions", classes="pane")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        for index, (pane_id, title) in enumerate(PANES, 1):
+            pane = self.query_one(f"#{pane_id}")
+            pane.border_title = f"{index} {title}"
+        self.status_bar.set(db_path=self._display_db_path(), voice=self._voice_off_text())
+        self._start_pumps()
+        self.query_one(ChatPane).input.focus()
+        self.set_interval(NODE_REFRESH_S, self._refresh_nodes)
+        for warning in getattr(self.config, "warnings", ()):
+            self.notify(f"config warning: {one_line(str(warning), 200)}", severity="warning", markup=False)
+        # Start the core after the first frame: the first paint must not wait for imports or node discovery.
+        self.call_after_refresh(self._after_first_paint)
+
+    def _after_first_paint(self) -> None:
+        if self.first_paint_s is None:
+            self.first_paint_s = time.perf_counter() - self.started_at
+        self.run_worker(self._start_core(), name="core-start", group="core", exit_on_error=False)
+
+    @property
+    def status_bar(self) -> StatusBar:
+        return self.query_one(StatusBar)
+
+    @property
+    def chat(self) -> ChatPane:
+        return self.query_one(ChatPane)
+
+    def _display_db_path(self) -> str:
+        path = str(self.config.store.path)
+        home = str(Path.home())
+        return "~" + path[len(home):] if path.startswith(home + "/") else path
+
+    def _voice_off_text(self) -> str:
+        return f"voice off ({PTT_KEY} to talk)"
+
+    # ------------------------------------------------------------------ core lifecycle
+
+    def _start_pumps(self) -> None:
+        groups: list[tuple[str, tuple[type[Event], ...], tuple[type[Event], ...]]] = []
+        optional = _optional_event_types()
+        # Request lifecycle, node status and the commander share one subscription: a synthesis or an answer's
+        # deltas must stay ordered before its finish event.
+        core_types: tuple[type[Event], ...] = (NodeStatusChanged, RequestStarted, TokenDelta, RequestFinished,
+                                               ErrorRaised) + optional.get("commander", ())
+        groups.append(("core", core_types, ()))
+        if "gpu" in optional:
+            groups.append(("gpu", optional["gpu"], (optional["gpu"][0],)))
+        if "trading" in optional:
+            groups.append(("trading", optional["trading"], optional["trading"][:2]))
+        if "voice" in optional:
+            groups.append(("voice", optional["voice"], (optional["voice"][1],)))
+        for source, types, latest in groups:
+            pump = BusPump(self.bus, types, source, self.post_message, frame_s=self.frame_s, latest_only=latest)
+            self.pumps.append(pump)
+            self.run_worker(pump.run(), name=f"bus-{source}", group="bus", exit_on_error=False)
+
+    async def _start_core(self) -> None:
+        """Worker: start (or adopt) the orchestrator and the subsystems, then report with a message."""
+        orchestrator = self._injected
+        try:
+            if orchestrator is None:
+                from jarvis_tui.core.orchestrator import Orchestrator
+
+                orchestrator = Orchestrator(self.config, bus=self.bus, clock=self.clock)
+            self.orchestrator = orchestrator  # kept at once so quitting during start-up still closes it
+            provided_gpu = (self.provided_services or {}).get("gpu")
+            if provided_gpu is not None and getattr(orchestrator, "gpu", None) is None:
+                orchestrator.gpu = provided_gpu  # the orchestrator starts, routes on and stops this one
+                orchestrator.thermal = provided_gpu.thermal_status
+            if not getattr(orchestrator, "_started", False):
+                await orchestrator.start(monitor=self.monitor)
+            elif self.monitor:
+                orchestrator.start_health_monitor()
+        except Exception as exc:  # noqa: BLE001 - shown in the cockpit, never a traceback
+            self.post_message(CoreFailed(_start_error(exc)))
+            return
+        services = CockpitServices(orchestrator.config, self.bus, live=self.live, clock=self.clock,
+                                   enabled=self.enabled_services, provided=self.provided_services)
+        self.services = services
+        await services.start(orchestrator)
+        self.post_message(CoreReady(orchestrator, services))
+
+    def on_core_ready(self, message: CoreReady) -> None:
+        self.orchestrator = message.orchestrator
+        services: CockpitServices = message.services
+        self.status_bar.set(starting=False, total=len(self.orchestrator.nodes),
+                            healthy=self.orchestrator.healthy_count(),
+                            db_path=self._display_db_path())
+        if services.trading is not None:
+            self.status_bar.set(trading_available=True, trading_mode=services.trading.mode)
+        elif "trading" in services.unavailable:
+            self.query_one(PositionsPane).unavailable(services.unavailable["trading"])
+        if services.gpu is None:
+            self.query_one(GpuPane).show_unavailable(services.unavailable.get("gpu", "no GPU monitor"))
+        if services.voice is not None:
+            self.status_bar.set(voice=services.voice.status_text)
+        self._nodes_dirty = True
+        self._refresh_nodes()
+        if getattr(self.orchestrator.config, "discovered", False):
+            names = ", ".join(self.orchestrator.nodes)
+            self.notify(f"No config nodes: using {names}.", title="nodes", markup=False)
+
+    def on_core_failed(self, message: CoreFailed) -> None:
+        self.core_error = message.message
+        self.status_bar.set(starting=False, healthy=0, total=0)
+        self.query_one(NodesPane).summary.update(Text(message.message))
+        self.notify(message.message, title="cannot start the core", severity="error", timeout=30, markup=False)
+
+    async def action_quit(self) -> None:
+        await self.shutdown()
+        self.exit(0)
+
+    async def shutdown(self) -> None:
+        """Cancel workers, stop the subsystems, close the orchestrator (db, health loop, embedded node)."""
+        if self._shutting_down:
+            return
+        self._shutting_down = True
+        for pump in self.pumps:
+            pump.subscription.close()
+        self.workers.cancel_group(self, "ask")
+        self.workers.cancel_group(self, "action")
+        self.workers.cancel_group(self, "core")
+        if self.services is not None:
+            await self.services.stop()
+        if self.orchestrator is not None:
+            try:
+                await asyncio.wait_for(self.orchestrator.close(), 10)
+            except (Exception, asyncio.CancelledError):  # noqa: BLE001 - best effort at exit
+                pass
+        self.workers.cancel_all()
+
+    # ------------------------------------------------------------------ bus events
+
+    async def on_event_batch(self, batch: EventBatch) -> None:
+        for event in batch.events:
+            handler = getattr(self, f"_on_{type(event).__name__}", None)
+            if handler is not None:
+                try:
+                    result = handler(event)
+                    if asyncio.iscoroutine(result):
+                        await result
+                except Exception as exc:  # noqa: BLE001 - one bad event must not kill the cockpit
+                    self.log.error(f"event {type(event).__name__}: {exc!r}")
+
+    def _on_NodeStatusChanged(self, event: NodeStatusChanged) -> None:  # noqa: N802
+        self._nodes_dirty = True
+        if event.status in ("down", "cooldown"):
+            what = "cooling down" if event.status == "cooldown" else "down"
+            self.notify(one_line(f"{event.node} is {what}: {event.reason}", 200), title="node",
+                        severity="warning", markup=False)
+        elif event.status == "up" and event.reason == "":
+            pass
+
+    def _on_ErrorRaised(self, event: ErrorRaised) -> None:  # noqa: N802
+        self.notify(one_line(f"{event.source}: {event.message}", 200), severity="error", markup=False)
+
+    async def _on_RequestStarted(self, event: RequestStarted) -> None:  # noqa: N802
+        entry = self.chat.pending
+        if entry is not None and self.asking and event.conversation_id == self.ask_conversation:
+            await entry.begin(event.request_id, event.node, event.model)
+            self.status_bar.set(busy=f"answering on {event.node}…")
+
+    async def _on_TokenDelta(self, event: TokenDelta) -> None:  # noqa: N802
+        entry = self.chat.pending
+        if entry is not None and entry.request_id == event.request_id:
+            await entry.write(event.text)
+            self.chat.follow()
+
+    def _on_RequestFinished(self, event: RequestFinished) -> None:  # noqa: N802
+        self._nodes_dirty = True
+        entry = self.chat.pending
+        if event.outcome != "ok" and event.outcome != "cancelled":
+            self.notify(one_line(f"{event.node} failed ({event.outcome}): {event.error}", 200), title="node",
+                        severity="warning", markup=False)
+            if entry is not None and entry.request_id == event.request_id:
+                entry.attempt_failed(event.node, str(event.outcome))
+
+    # commander
+    def _on_ConsensusStarted(self, event: Any) -> None:  # noqa: N802
+        self.query_one(ConsensusPane).started(event.round_id, event.prompt, event.nodes, event.weights)
+
+    def _on_VoteCast(self, event: Any) -> None:  # noqa: N802
+        self.query_one(ConsensusPane).vote(event)
+
+    def _on_ConsensusDecided(self, event: Any) -> None:  # noqa: N802
+        self.query_one(ConsensusPane).decided(event)
+        self.status_bar.set(busy="")
+
+    def _on_BenchStarted(self, event: Any) -> None:  # noqa: N802
+        self.bench_totals = {node: 0 for node in event.nodes}
+        self.bench_levels = len(event.levels)
+        self.query_one(ConsensusPane).bench_progress(0, len(event.nodes) * len(event.levels),
+                                                    f"benchmark: {len(event.nodes)} nodes × {len(event.levels)} levels")
+
+    def _on_BenchProgress(self, event: Any) -> None:  # noqa: N802
+        totals = getattr(self, "bench_totals", {})
+        totals[event.node] = event.done
+        total = sum(1 for _ in totals) * getattr(self, "bench_levels", event.total)
+        done = sum(totals.values())
+        self.query_one(ConsensusPane).bench_progress(
+            done, total, f"benchmark {done}/{total}: {event.node} level {event.level} {event.status}")
+        self.status_bar.set(busy=f"benchmark {done}/{total}")
+
+    def _on_BenchFinished(self, event: Any) -> None:  # noqa: N802
+        scores = ", ".join(f"{node} {pct:.0f}%" for node, pct in event.scores_pct)
+        text = f"benchmark done: {scores}" if not event.error else f"benchmark failed: {event.error}"
+        self.query_one(ConsensusPane).bench_finished(text)
+        self.status_bar.set(busy="")
+        self.notify(one_line(text, 200), title="benchmark", markup=False)
+
+    # gpu
+    async def _on_GpuReadingsUpdated(self, event: Any) -> None:  # noqa: N802
+        await self.query_one(GpuPane).show(event.readings, event.states, event.thermal)
+
+    def _on_ThermalStatusChanged(self, event: Any) -> None:  # noqa: N802
+        if event.new == "critical":
+            status = event.status
+            self.notify(one_line(f"{event.node}: GPU at {status.max_temp or 0:.0f} °C — {status.recommendation}", 200),
+                        title="thermal critical", severity="error", timeout=15, markup=False)
+
+    # trading
+    def _on_PositionsUpdated(self, event: Any) -> None:  # noqa: N802
+        self.query_one(PositionsPane).show_positions(event.mode, event.positions, event.balance)
+        self.status_bar.set(trading_mode=event.mode, trading_available=True)
+
+    def _on_SignalsUpdated(self, event: Any) -> None:  # noqa: N802
+        self.query_one(PositionsPane).show_signals(event.recent, event.threshold)
+
+    def _on_MarketDataStatus(self, event: Any) -> None:  # noqa: N802
+        self.query_one(PositionsPane).set_market(event.available, event.source, event.reason)
+
+    def _on_PositionClosed(self, event: Any) -> None:  # noqa: N802
+        self.notify(one_line(f"{event.mode} {event.symbol} {event.side} closed ({event.reason}) "
+                             f"at {event.price:g}: {event.net_pnl:+.2f} USDT", 200), title="position",
+                    markup=False)
+
+    def _on_TradingModeChanged(self, event: Any) -> None:  # noqa: N802
+        self.query_one(PositionsPane).set_mode(event.mode)
+        self.status_bar.set(trading_mode=event.mode)
+        self.notify(one_line(f"trading mode: {event.mode} {event.reason}", 200), markup=False,
+                    severity="warning" if event.mode == "LIVE" else "information")
+
+    # voice
+    def _on_VoiceStateChanged(self, event: Any) -> None:  # noqa: N802
+        self.status_bar.set(voice=event.status_text, recording=event.state == "recording")
+
+    def _on_VoiceLevel(self, event: Any) -> None:  # noqa: N802
+        self.status_bar.set(voice_level=event.level, voice=f"voice: recording {event.recording_s:.0f} s")
+
+    def _on_VoiceError(self, event: Any) -> None:  # noqa: N802
+        if event.message not in self.voice_reported:
+            self.voice_reported.add(event.message)
+            self.notify(one_line(event.message, 200), title="voice", severity="warning", markup=False)
+
+    async def _on_TranscriptReady(self, event: Any) -> None:  # noqa: N802
+        command = event.command
+        if command is None:
+            if event.text.strip():
+                await self.submit_prompt(event.text)
+            return
+        await self.run_voice_command(command)
+
+    async def run_voice_command(self, command: Any) -> None:
+        action, arg, rest = command.action, command.arg, (command.rest or "").strip()
+        if action == "focus_pane":
+            self.focus_pane(VOICE_PANES.get(arg or "", "chat"))
+        elif action == "consensus":
+            self.ask_consensus(rest)
+        elif action == "health_check":
+            self.action_health_check()
+        elif action == "run_benchmark":
+            self.action_run_benchmark()
+        elif action == "show_positions":
+            self.focus_pane("positions")
+        elif action == "close_position":
+            self.request_close_position(rest or None)
+        elif action == "new_conversation":
+            await self.action_new_conversation()
+        elif action == "show_help":
+            self.action_help()
+        elif action == "read_gpu_temps":
+            self.speak_gpu_temperatures()
+        elif action in ("voice_on", "voice_off", "stop_speaking"):
+            self.voice_control(action)
+        else:
+            self.notify(f"voice command '{action}' is not supported here", markup=False)
+
+    # ------------------------------------------------------------------ nodes pane
+
+    def _refresh_nodes(self) -> None:
+        orchestrator = self.orchestrator
+        if orchestrator is None or not getattr(orchestrator, "nodes", None):
+            return
+        rows = orchestrator.node_rows()
+        cooling = any((r.get("cooldown_s") or 0) > 0 for r in rows)
+        if not self._nodes_dirty and not cooling:
+            return
+        self._nodes_dirty = False
+        histories = {name: list(state.latency_history) for name, state in orchestrator.nodes.items()}
+        self.query_one(NodesPane).show(rows, histories)
+        self.status_bar.set(healthy=orchestrator.healthy_count(), total=len(rows), starting=False)
+
+    @on(NodesTable.DetailsRequested)
+    def show_node_details(self, message: NodesTable.DetailsRequested) -> None:
+        from jarvis_tui.ui.screens.node_detail_screen import NodeDetailScreen
+
+        orchestrator = self.orchestrator
+        if orchestrator is None or message.node not in orchestrator.nodes:
+            return
+        row = next(r for r in orchestrator.node_rows() if r["node"] == message.node)
+        row["api_key_env"] = orchestrator.nodes[message.node].config.api_key_env
+        history = list(orchestrator.nodes[message.node].latency_history)
+        self.push_screen(NodeDetailScreen(row, history, self.numbers))
+
+    # ------------------------------------------------------------------ chat
+
+    @on(PromptInput.Submitted)
+    async def on_prompt_submitted(self, message: PromptInput.Submitted) -> None:
+        await self.submit_prompt(message.text)
+
+    async def submit_prompt(self, text: str) -> None:
+        if self.orchestrator is None or self.services is None:
+            self.notify(self.core_error or "Still starting: nodes are being set up.", severity="warning",
+                        markup=False)
+            return
+        if self.asking:
+            self.notify("Still answering the last prompt (Esc cancels it).", severity="warning")
+            return
+        self.asking = True
+        await self.chat.add_user(text)
+        await self.chat.add_pending_answer()
+        self.status_bar.set(busy="routing…")
+        self.run_worker(self._ask(text), name="ask", group="ask", exit_on_error=False)
+
+    async def _ask(self, prompt: str) -> None:
+        """Worker: one chat exchange through the orchestrator; streaming comes over the bus."""
+        from jarvis_tui.core.orchestrator import NoNodeAvailable
+
+        orchestrator = self.orchestrator
+        conversation_id = self.conversation_id
+        try:
+            store = orchestrator.store
+            if conversation_id is None and store is not None and store._db is not None:
+                conversation_id = await store.new_conversation()
+            self.post_message(AskRouted(conversation_id, prompt))
+            result = await orchestrator.ask(prompt, conversation_id=conversation_id)
+        except NoNodeAvailable as exc:
+            self.post_message(AskFailed(str(exc)))
+            return
+        except asyncio.CancelledError:
+            self.post_message(AskFailed("cancelled", cancelled=True))
+            raise
+        except Exception as exc:  # noqa: BLE001 - reported in the chat, never a crash
+            self.post_message(AskFailed(_start_error(exc)))
+            return
+        self.post_message(AskCompleted(result))
+
+    def on_ask_routed(self, message: AskRouted) -> None:
+        self.conversation_id = message.conversation_id
+        self.ask_conversation = message.conversation_id
+        if self.chat.pending is not None:
+            self.chat.pending.waiting("routing…")
+        self.chat.set_title(message.conversation_id, one_line(message.prompt, 60))
+
+    async def on_ask_completed(self, message: AskCompleted) -> None:
+        result = message.result
+        entry = self.chat.pending
+        if entry is not None:
+            # The attempts are authoritative: a fast fallback can finish before its events reach the pane.
+            entry.notes = [f"{a.node} {a.outcome}" for a in result.attempts if str(a.outcome) != "ok"]
+            await entry.finish(node=result.node, model=result.model, latency_ms=result.latency_ms,
+                               tokens_out=result.tokens_out, tokens_per_s=result.tokens_per_s, text=result.answer)
+        self._end_ask()
+        self.chat.follow()
+        voice = self.services.voice if self.services else None
+        if voice is not None and getattr(voice.settings, "speak_replies", False):
+            self.run_worker(voice.speak_reply(result.answer), group="action", exit_on_error=False)
+
+    async def on_ask_failed(self, message: AskFailed) -> None:
+        entry = self.chat.pending
+        if entry is not None:
+            await entry.fail("cancelled" if message.cancelled else message.message)
+        self._end_ask()
+        if not message.cancelled:
+            self.notify(one_line(message.message, 300), title="no answer", severity="error", markup=False)
+
+    def _end_ask(self) -> None:
+        self.asking = False
+        self.chat.pending = None
+        self.status_bar.set(busy="")
+
+    def action_cancel_ask(self) -> None:
+        if self.asking:
+            self.workers.cancel_group(self, "ask")
+
+    async def action_new_conversation(self) -> None:
+        if self.asking:
+            self.notify("Wait for the answer (or Esc to cancel) before starting a new conversation.",
+                        severity="warning")
+            return
+        self.conversation_id = None
+        await self.chat.clear()
+        self.chat.set_title(None)
+        self.focus_pane("chat")
+        self.notify("New conversation.", timeout=2)
+
+    def action_open_conversations(self) -> None:
+        if self.orchestrator is None or self.orchestrator.store is None:
+            self.notify("The database is not open yet.", severity="warning")
+            return
+        self.run_worker(self._load_conversations(), group="action", exit_on_error=False)
+
+    async def _load_conversations(self) -> None:
+        conversations = await self.orchestrator.store.conversations()
+        self.post_message(ConversationsLoaded(conversations))
+
+    def on_conversations_loaded(self, message: ConversationsLoaded) -> None:
+        from jarvis_tui.ui.screens.conversations_screen import NEW_ID, ConversationsScreen
+
+        async def chosen(choice: int | str | None) -> None:
+            if choice == NEW_ID:
+                await self.action_new_conversation()
+            elif isinstance(choice, int):
+                self.switch_conversation(choice)
+
+        now = None if self.numbers.mask else time.time()
+        self.push_screen(ConversationsScreen(message.conversations, self.conversation_id, now), chosen)
+
+    def switch_conversation(self, conversation_id: int) -> None:
+        if self.asking:
+            self.notify("Wait for the answer before switching.", severity="warning")
+            return
+        self.run_worker(self._load_conversation(conversation_id), group="action", exit_on_error=False)
+
+    async def _load_conversation(self, conversation_id: int) -> None:
+        messages = await self.orchestrator.store.messages(conversation_id)
+        self.post_message(ConversationLoaded(conversation_id, messages))
+
+    async def on_conversation_loaded(self, message: ConversationLoaded) -> None:
+        chat = self.chat
+        self.conversation_id = message.conversation_id
+        await chat.clear()
+        title = ""
+        for stored in message.messages:
+            if stored.role == "user":
+                title = title or stored.content
+                await chat.add_user(stored.content)
+            elif stored.role == "assistant":
+                label = answer_label(self.numbers, stored.node or "?", stored.model or "?", stored.latency_ms,
+                                     stored.tokens_out, None)
+                await chat.add_stored_answer(stored.content, label)
+        chat.set_title(message.conversation_id, one_line(title, 60))
+        chat.log_view.scroll_end(animate=False)
+        self.focus_pane("chat")
+
+    # ------------------------------------------------------------------ panes, focus, zoom
+
+    def _pane(self, pane_id: str) -> Widget:
+        return self.query_one(f"#{pane_id}")
+
+    def focus_pane(self, pane_id: str) -> None:
+        if pane_id in self.hidden_panes:
+            self.toggle_pane(pane_id)
+        for other in PANE_IDS:
+            self._pane(other).set_class(other == pane_id, "-active")
+        self.active_pane = pane_id
+        tabs = self.query_one(Tabs)
+        if tabs.active != f"tab-{pane_id}":
+            tabs.active = f"tab-{pane_id}"
+        target = self._focus_target(pane_id)
+        if target is not None:
+            target.focus()
+
+    def _focus_target(self, pane_id: str) -> Widget | None:
+        pane = self._pane(pane_id)
+        if pane_id == "chat":
+            return self.chat.input
+        for widget in pane.query("*"):
+            if widget.focusable and widget.display:
+                return widget
+        return None
+
+    def action_pane(self, number: int) -> None:
+        pane_id = PANE_IDS[number - 1]
+        if pane_id == self.active_pane and self._pane(pane_id).has_class("-active") and self.focused is not None \
+                and self._pane(pane_id) in self.focused.ancestors_with_self:
+            self.action_zoom()  # the number of the pane already focused zooms it
+            return
+        self.focus_pane(pane_id)
+
+    def action_zoom(self) -> None:
+        self.zoomed = not self.zoomed
+        self.screen.set_class(self.zoomed, "-zoomed")
+        self.focus_pane(self.active_pane)
+
+    def toggle_pane(self, pane_id: str) -> None:
+        pane = self._pane(pane_id)
+        hidden = pane_id not in self.hidden_panes
+        if hidden and len(self.hidden_panes) >= len(PANE_IDS) - 1:
+            self.notify("At least one pane stays visible.", severity="warning")
+            return
+        if hidden:
+            self.hidden_panes.add(pane_id)
+        else:
+            self.hidden_panes.discard(pane_id)
+        pane.set_class(hidden, "-hidden")
+        self.query_one("#panes").set_class(bool(self.hidden_panes), "-some-hidden")
+        for other in PANE_IDS:
+            self.query_one("#panes").set_class(other in self.hidden_panes, f"-hide-{other}")
+        if hidden and self.active_pane == pane_id:
+            visible = next(p for p in PANE_IDS if p not in self.hidden_panes)
+            self.focus_pane(visible)
+
+    @on(Tabs.TabActivated)
+    def on_tab_activated(self, event: Tabs.TabActivated) -> None:
+        event.stop()
+        pane_id = (event.tab.id or "tab-chat").removeprefix("tab-")
+        if pane_id != self.active_pane:
+            self.focus_pane(pane_id)
+
+    def on_descendant_focus(self, event: Any) -> None:
+        widget = event.widget if hasattr(event, "widget") else None
+        if widget is None:
+            return
+        for pane_id in PANE_IDS:
+            if self._pane(pane_id) in widget.ancestors_with_self:
+                if pane_id != self.active_pane or not self._pane(pane_id).has_class("-active"):
+                    for other in PANE_IDS:
+                        self._pane(other).set_class(other == pane_id, "-active")
+                    self.active_pane = pane_id
+                    tabs = self.query_one(Tabs)
+                    if tabs.active != f"tab-{pane_id}":
+                        tabs.active = f"tab-{pane_id}"
+                return
+
+    def action_help(self) -> None:
+        from jarvis_tui.ui.chat_pane import ChatPane as _Chat
+        from jarvis_tui.ui.chat_pane import PromptInput as _Input
+        from jarvis_tui.ui.positions_pane import SignalsTable
+        from jarvis_tui.ui.screens.help_screen import HelpScreen
+
+        if isinstance(self.screen, HelpScreen):
+            return
+        app_bindings = [b for b in self.BINDINGS if isinstance(b, Binding)]
+        app_bindings.insert(2, Binding("ctrl+p", "command_palette", "Command palette"))
+        app_bindings.append(Binding("tab, shift+tab", "focus", "Next / previous widget"))
+        sections = [
+            ("Everywhere", [b for b in app_bindings if b.description]),
+            ("Chat input", list(_Input.BINDINGS) + [Binding("up, down", "history", "Prompt history"),
+                                                    Binding("escape", "leave", "Leave the input / cancel answer")]),
+            ("Chat", list(_Chat.BINDINGS)),
+            ("Nodes table", list(NodesTable.BINDINGS)),
+            ("Positions", list(PositionsTable.BINDINGS) + list(SignalsTable.BINDINGS)),
+        ]
+        extra = ("Command palette (Ctrl+P): ask with consensus, health check now, run the benchmark, new / switch "
+                 "conversation, close a position, focus / zoom / hide a pane, change the theme.\n"
+                 f"Push-to-talk ({PTT_KEY}): press to start recording, press again to stop; it also stops on "
+                 "silence and after 30 s.")
+        self.push_screen(HelpScreen(sections, extra))
+
+    # ------------------------------------------------------------------ background actions
+
+    def action_health_check(self) -> None:
+        if self.orchestrator is None:
+            self.notify("Still starting.", severity="warning")
+            return
+        self.status_bar.set(busy="health check…")
+        self.run_worker(self._health_check(), name="health", group="action", exit_on_error=False)
+
+    async def _health_check(self) -> None:
+        results = await self.orchestrator.health_check()
+        healthy = sum(1 for r in results.values() if r.ok)
+        self.post_message(ActionDone(f"health check: {healthy}/{len(results)} nodes up",
+                                     "information" if healthy else "warning"))
+
+    def on_action_done(self, message: ActionDone) -> None:
+        self._nodes_dirty = True
+        self._refresh_nodes()
+        self.status_bar.set(busy="")
+        self.notify(message.text, severity=message.severity, markup=False)  # type: ignore[arg-type]
+
+    def ask_consensus(self, prompt: str | None = None) -> None:
+        text = (prompt if prompt is not None else self.chat.input.text).strip()
+        if not text:
+            self.notify("Type the question in the chat input first, then run \"Ask with consensus\".",
+                        severity="warning")
+            self.focus_pane("chat")
+            return
+        commander = self.services.commander if self.services else None
+        if commander is None:
+            reason = self.services.unavailable.get("commander", "starting") if self.services else "starting"
+            self.notify(f"Consensus is unavailable: {reason}", severity="warning", markup=False)
+            return
+        if prompt is None:
+            self.chat.input.clear()
+        self.focus_pane("consensus")
+        self.status_bar.set(busy="consensus…")
+        self.run_worker(self._consensus(text), name="consensus", group="action", exit_on_error=False)
+
+    async def _consensus(self, prompt: str) -> None:
+        commander = self.services.commander
+        try:
+            result = await commander.consensus(prompt)
+        except Exception as exc:  # noqa: BLE001
+            self.post_message(ActionDone(f"consensus failed: {one_line(str(exc), 200)}", "error"))
+            return
+        verdict = getattr(result, "verdict", None)
+        self.post_message(ActionDone(f"consensus: {one_line(str(verdict), 120)}" if verdict else "consensus: no answer",
+                                     "information" if verdict else "warning"))
+
+    def action_run_benchmark(self) -> None:
+        commander = self.services.commander if self.services else None
+        if commander is None or not hasattr(commander, "run_benchmark"):
+            reason = self.services.unavailable.get("commander", "starting") if self.services else "starting"
+            self.notify(f"The benchmark is unavailable: {reason}", severity="warning", markup=False)
+            return
+        self.focus_pane("consensus")
+        self.status_bar.set(busy="benchmark…")
+        self.run_worker(self._benchmark(), name="bench", group="action", exit_on_error=False)
+
+    async def _benchmark(self) -> None:
+        try:
+            await self.services.commander.run_benchmark()
+        except Exception as exc:  # noqa: BLE001
+            self.post_message(ActionDone(f"benchmark failed: {one_line(str(exc), 200)}", "error"))
+
+    @on(PositionsTable.CloseRequested)
+    def on_close_requested(self, message: PositionsTable.CloseRequested) -> None:
+        self.request_close_position(message.position_id, message.symbol)
+
+    def request_close_position(self, position: str | None = None, symbol: str | None = None) -> None:
+        from jarvis_tui.ui.screens.confirm_screen import ConfirmScreen
+
+        trading = self.services.trading if self.services else None
+        if trading is None:
+            reason = self.services.unavailable.get("trading", "starting") if self.services else "starting"
+            self.notify(f"Trading is unavailable: {reason}", severity="warning", markup=False)
+            return
+        pane = self.query_one(PositionsPane)
+        if position is None:
+            table = pane.table
+            if pane.positions and table.row_count and table.cursor_row >= 0:
+                key = table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value
+                if key in pane.positions:
+                    position = key
+            if position is None and len(pane.positions) == 1:
+                position = next(iter(pane.positions))
+        if position is None:
+            self.notify("Select a position in the Positions pane first.", severity="warning")
+            self.focus_pane("positions")
+            return
+        view = pane.positions.get(position)
+        label = symbol or (view.symbol if view else position)
+        mode = pane.mode
+
+        def confirmed(ok: bool | None) -> None:
+            if ok:
+                self.run_worker(self._close_position(position), group="action", exit_on_error=False)
+
+        self.push_screen(ConfirmScreen(f"Close the {mode} position {label}?", yes="Close"), confirmed)
+
+    async def _close_position(self, position: str) -> None:
+        try:
+            await self.services.trading.close_position(position)
+        except Exception as exc:  # noqa: BLE001 - TradingRefused and exchange errors are shown, not raised
+            self.post_message(ActionDone(f"close refused: {one_line(str(exc), 200)}", "error"))
+            return
+        self.post_message(ActionDone("position closed"))
+
+    # ------------------------------------------------------------------ voice
+
+    def action_push_to_talk(self) -> None:
+        services = self.services
+        if services is None:
+            self.notify("Still starting.", severity="warning")
+            return
+        if services.voice is None or not services.voice.started:
+            self.status_bar.set(voice="voice: starting…")
+            self.run_worker(self._start_voice_then_press(), group="action", exit_on_error=False)
+            return
+        outcome = services.voice.press_ptt()
+        if outcome in ("failed", "off"):
+            self.notify(one_line(services.voice.status_text, 200), title="voice", severity="warning", markup=False)
+        self.status_bar.set(voice=services.voice.status_text)
+
+    async def _start_voice_then_press(self) -> None:
+        try:
+            ok = await self.services.start_voice(self.orchestrator)
+        except Exception as exc:  # noqa: BLE001 - missing packages, no PortAudio...
+            self.post_message(ActionDone(f"voice unavailable: {one_line(str(exc), 200)}", "warning"))
+            return
+        voice = self.services.voice
+        if not ok:
+            self.post_message(ActionDone(one_line(voice.status_text, 200), "warning"))
+            return
+        voice.press_ptt()
+
+    def voice_control(self, action: str) -> None:
+        voice = self.services.voice if self.services else None
+        if voice is None:
+            return
+        if action == "voice_off":
+            self.run_worker(voice.stop(), group="action", exit_on_error=False)
+        elif action == "voice_on":
+            self.run_worker(voice.start(), group="action", exit_on_error=False)
+        elif action == "stop_speaking":
+            voice.stop_speaking()
+
+    def speak_gpu_temperatures(self) -> None:
+        gpu = self.services.gpu if self.services else None
+        voice = self.services.voice if self.services else None
+        if gpu is None:
+            sentence = "No GPU telemetry."
+        else:
+            parts = []
+            for node, readings in gpu.readings().items():
+                for reading in readings:
+                    if reading.temperature_c is not None:
+                        parts.append(f"{node} GPU {reading.index}: {reading.temperature_c:.0f} degrees")
+            sentence = "; ".join(parts) or "No GPU temperatures yet."
+        self.notify(sentence, title="GPU temperatures", markup=False)
+        if voice is not None:
+            self.run_worker(voice.speak(sentence), group="action", exit_on_error=False)
+
+    # ------------------------------------------------------------------ command palette
+
+    def palette_commands(self) -> list[PaletteCommand]:
+        commands = [
+            PaletteCommand("Ask with consensus", lambda: self.ask_consensus(),
+                           "weighted consensus across the consensus route, on the text in the chat input"),
+            PaletteCommand("Health check now", self.action_health_check, "check every node now"),
+            PaletteCommand("Run benchmark", self.action_run_benchmark, "the 10-level benchmark on every node"),
+            PaletteCommand("New conversation", lambda: self.run_worker(self.action_new_conversation()),
+                           "start an empty conversation"),
+            PaletteCommand("Switch conversation", self.action_open_conversations, "pick a saved conversation"),
+            PaletteCommand("Close position", lambda: self.request_close_position(),
+                           "close the selected position, after confirmation"),
+            PaletteCommand("Toggle zoom", self.action_zoom, "show only the active pane, or all of them"),
+            PaletteCommand("Push to talk", self.action_push_to_talk, f"same as {PTT_KEY}"),
+            PaletteCommand("Show keys (help)", self.action_help, "every key binding"),
+        ]
+        for pane_id, title in PANES:
+            commands.append(PaletteCommand(f"Focus pane: {title}", lambda p=pane_id: self.focus_pane(p)))
+            commands.append(PaletteCommand(f"Zoom pane: {title}", lambda p=pane_id: self.zoom_pane(p)))
+            verb = "Show" if pane_id in self.hidden_panes else "Hide"
+            commands.append(PaletteCommand(f"{verb} pane: {title}", lambda p=pane_id: self.toggle_pane(p)))
+        for name in sorted(self.available_themes):
+            commands.append(PaletteCommand(f"Theme: {name}", lambda n=name: setattr(self, "theme", n),
+                                           "change the colour theme"))
+        return commands
+
+    def zoom_pane(self, pane_id: str) -> None:
+        self.focus_pane(pane_id)
+        if not self.zoomed:
+            self.action_zoom()
+
+    def watch_theme(self, _theme: str) -> None:
+        # Component styles (status dots, PnL colours) are resolved when cells are built: rebuild them.
+        self._nodes_dirty = True
+        try:
+            for bar in self.query(StatusBar):
+                bar._render_state()
+        except Exception:  # noqa: BLE001 - no screen yet
+            pass
+
+
+def _start_error(exc: BaseException) -> str:
+    """One line for a start-up failure, with the hint the headless face gives for the same error."""
+    name = type(exc).__name__
+    message = one_line(str(exc), 300)
+    if name == "EmbeddedUnavailable":
+        return ("no node configured or found on the default local ports, and the embedded node cannot start: "
+                + message)
+    if name == "StoreError":
+        return f"database error: {message}"
+    return f"{name}: {message}" if message else name

@@ -1,0 +1,238 @@
+"""Pane 1: agent chat.
+
+Answers stream into a ``Markdown`` widget through Textual's streaming API
+(``Markdown.get_stream``), which batches fragments when they arrive faster than
+the widget can render: per-token ``update()`` falls behind a fast node.
+
+Model output is untrusted.  It goes through ``neutralize_terminal`` (ESC, OSC,
+C1 controls become visible stand-ins) before it reaches the Markdown parser,
+which never interprets Rich markup, and links in answers are not opened on
+click.  Labels are built as ``Text`` objects, never parsed as markup.
+"""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.message import Message
+from textual.widgets import Markdown, Static, TextArea
+from textual.widgets.markdown import MarkdownStream
+
+from rich.text import Text
+
+from jarvis_tui.ui.cells import Numbers, plain, safe_block
+
+HISTORY_LIMIT = 200
+
+
+class PromptInput(TextArea):
+    """The chat input: Enter sends, Ctrl+J inserts a newline, Up/Down walk the history; paste keeps newlines."""
+
+    BINDINGS = [
+        Binding("enter", "submit", "Send", priority=True),
+        Binding("ctrl+j", "newline", "Newline", show=False),
+        Binding("escape", "leave", "Leave input", show=False),
+    ]
+
+    class Submitted(Message):
+        def __init__(self, text: str) -> None:
+            super().__init__()
+            self.text = text
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(soft_wrap=True, show_line_numbers=False, tab_behavior="focus", **kwargs)  # type: ignore[arg-type]
+        self.prompt_history: list[str] = []
+        self._history_index: int | None = None  # None: editing a fresh line
+        self._draft = ""
+
+    def action_submit(self) -> None:
+        text = self.text
+        if not text.strip():
+            return
+        if not self.prompt_history or self.prompt_history[-1] != text:
+            self.prompt_history.append(text)
+            del self.prompt_history[:-HISTORY_LIMIT]
+        self._history_index = None
+        self._draft = ""
+        self.clear()
+        self.post_message(self.Submitted(text))
+
+    def action_newline(self) -> None:
+        self.insert("\n")
+
+    def action_leave(self) -> None:
+        self.screen.focus_next()
+
+    def action_cursor_up(self, select: bool = False) -> None:
+        if not select and self.cursor_location[0] == 0 and self.prompt_history:
+            self._recall(-1)
+            return
+        super().action_cursor_up(select)
+
+    def action_cursor_down(self, select: bool = False) -> None:
+        if not select and self.cursor_location[0] == self.document.line_count - 1 and self._history_index is not None:
+            self._recall(+1)
+            return
+        super().action_cursor_down(select)
+
+    def _recall(self, step: int) -> None:
+        if self._history_index is None:
+            if step > 0:
+                return
+            self._draft = self.text
+            index = len(self.prompt_history) - 1
+        else:
+            index = self._history_index + step
+        if index >= len(self.prompt_history):
+            self._history_index = None
+            self.load_text(self._draft)
+        else:
+            self._history_index = max(0, index)
+            self.load_text(self.prompt_history[self._history_index])
+        self.move_cursor(self.document.end)
+
+
+class UserEntry(Static):
+    """A prompt the user sent, shown literally."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(Text(safe_block(text)), markup=False, classes="chat-user")
+
+
+class AnswerEntry(Vertical):
+    """One answer: a ``[NODE/model] latency · tokens · tok/s`` label and the streamed Markdown."""
+
+    def __init__(self, numbers: Numbers, text: str = "", label: Text | None = None) -> None:
+        super().__init__(classes="chat-answer")
+        self.numbers = numbers
+        self._initial = safe_block(text)
+        self.label = Static(label or Text("…"), markup=False, classes="chat-label")
+        self.body = Markdown(self._initial, open_links=False, classes="chat-body")
+        self.stream: MarkdownStream | None = None
+        self.request_id: str | None = None
+        self.streamed: list[str] = []
+        self.notes: list[str] = []  # fallback history: "M2 refused"
+
+    def compose(self) -> ComposeResult:
+        yield self.label
+        yield self.body
+
+    def waiting(self, what: str) -> None:
+        self.label.update(Text(what))
+        self.add_class("-pending")
+
+    async def begin(self, request_id: str, node: str, model: str) -> None:
+        """A (new) attempt started: reset the body and open a stream for it."""
+        await self._close_stream()
+        if self.streamed:
+            await self.body.update("")
+        self.streamed = []
+        self.request_id = request_id
+        label = Text()
+        for note in self.notes:
+            label.append_text(plain(note))
+            label.append(" → ")
+        label.append_text(plain(f"[{node}/{model}]"))
+        label.append(" streaming…")
+        self.label.update(label)
+        self.stream = Markdown.get_stream(self.body)
+
+    async def write(self, fragment: str) -> None:
+        if self.stream is None:
+            self.stream = Markdown.get_stream(self.body)
+        safe = safe_block(fragment)
+        self.streamed.append(safe)
+        await self.stream.write(safe)
+
+    def attempt_failed(self, node: str, outcome: str) -> None:
+        self.notes.append(f"{node} {outcome}")
+        self.label.update(plain(" → ".join(self.notes) + " → trying next node…"))
+
+    async def finish(self, *, node: str, model: str, latency_ms: float | None, tokens_out: int | None,
+                     tokens_per_s: float | None, text: str) -> None:
+        await self._close_stream()
+        final = safe_block(text)
+        if final and "".join(self.streamed) != final:
+            await self.body.update(final)  # deltas were lost or never streamed: show the stored answer
+        self.streamed = [final]
+        self.remove_class("-pending")
+        self.label.update(answer_label(self.numbers, node, model, latency_ms, tokens_out, tokens_per_s,
+                                       self.notes))
+
+    async def fail(self, message: str) -> None:
+        await self._close_stream()
+        self.remove_class("-pending")
+        self.add_class("-failed")
+        self.label.update(plain(message, 400))
+
+    async def _close_stream(self) -> None:
+        if self.stream is not None:
+            stream, self.stream = self.stream, None
+            await stream.stop()
+
+
+def answer_label(numbers: Numbers, node: str, model: str, latency_ms: float | None, tokens_out: int | None,
+                 tokens_per_s: float | None, notes: list[str] | None = None) -> Text:
+    label = Text()
+    for note in notes or []:
+        label.append_text(plain(note))
+        label.append(" → ")
+    label.append_text(plain(f"[{node}/{model}]"))
+    tokens = "—" if tokens_out is None else str(tokens_out)
+    label.append(f"  {numbers.ms(latency_ms)} ms · {tokens} tok · {numbers.rate(tokens_per_s)} tok/s")
+    return label
+
+
+class ChatPane(Vertical):
+    """The conversation log and the prompt input."""
+
+    BINDINGS = [
+        Binding("ctrl+n", "app.new_conversation", "New chat"),
+        Binding("ctrl+o", "app.open_conversations", "Chats"),
+    ]
+
+    def __init__(self, numbers: Numbers, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.numbers = numbers
+        self.log_view = VerticalScroll(id="chat-log", can_focus=True)
+        self.input = PromptInput(id="chat-input")
+        self.title_bar = Static(Text("new conversation"), markup=False, id="chat-title")
+        self.pending: AnswerEntry | None = None
+
+    def compose(self) -> ComposeResult:
+        yield self.title_bar
+        with self.log_view:
+            yield Static(Text("Ask the cluster anything. Enter sends, Ctrl+J adds a line, Up/Down recall."),
+                         markup=False, classes="chat-hint")
+        yield self.input
+
+    def set_title(self, conversation_id: int | None, title: str = "") -> None:
+        if conversation_id is None:
+            self.title_bar.update(Text("new conversation"))
+        else:
+            self.title_bar.update(plain(f"conversation #{conversation_id}" + (f" · {title}" if title else ""), 120))
+
+    async def clear(self) -> None:
+        await self.log_view.remove_children()
+        self.pending = None
+
+    async def add_user(self, text: str) -> None:
+        await self.log_view.mount(UserEntry(text))
+        self.log_view.scroll_end(animate=False)
+
+    async def add_pending_answer(self) -> AnswerEntry:
+        entry = AnswerEntry(self.numbers)
+        await self.log_view.mount(entry)
+        entry.waiting("routing…")
+        self.pending = entry
+        self.log_view.scroll_end(animate=False)
+        return entry
+
+    async def add_stored_answer(self, text: str, label: Text) -> None:
+        await self.log_view.mount(AnswerEntry(self.numbers, text, label))
+
+    def follow(self) -> None:
+        """Keep the newest text in view while it streams (unless the user scrolled up)."""
+        if self.log_view.max_scroll_y - self.log_view.scroll_y <= 3:
+            self.log_view.scroll_end(animate=False)

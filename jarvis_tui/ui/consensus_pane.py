@@ -1,0 +1,119 @@
+"""Pane 4: the last consensus round.
+
+Votes appear one by one as ``VoteCast`` events arrive: node, weight, a short
+answer, its agreement cluster, latency and status (answered, late, failed,
+cancelled; pending until then).  The verdict line carries the confidence and the
+flags CONSENSUS FAIBLE and SOURCE UNIQUE.  Answers are model output: they are
+shown as literal one-line ``Text``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import DataTable, ProgressBar, Static
+
+from jarvis_tui.ui.cells import Numbers, plain
+
+VOTE_COLUMNS = (("node", "node"), ("weight", "wt"), ("answer", "answer"), ("cluster", "cl"),
+                ("latency", "ms"), ("status", "status"))
+ANSWER_CHARS = 40
+WARNING_FLAGS = ("CONSENSUS FAIBLE", "SOURCE UNIQUE", "AUCUNE REPONSE", "EGALITE")
+
+
+class VotesTable(DataTable):
+    COMPONENT_CLASSES = {"votes--answered", "votes--late", "votes--failed", "votes--cancelled", "votes--pending"}
+
+
+class ConsensusPane(Vertical):
+    def __init__(self, numbers: Numbers, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.numbers = numbers
+        self.prompt_line = Static(Text("No consensus round yet. Ctrl+P → \"Ask with consensus\"."),
+                                  markup=False, id="consensus-prompt")
+        self.table = VotesTable(id="consensus-votes", cursor_type="row", show_cursor=False)
+        self.verdict = Static(Text(""), markup=False, id="consensus-verdict")
+        self.bench_label = Static(Text(""), markup=False, id="bench-label")
+        self.bench_bar = ProgressBar(total=100, show_eta=False, id="bench-bar")
+        self.round_id: str | None = None
+        self.weights: dict[str, float] = {}
+
+    def compose(self) -> ComposeResult:
+        yield self.prompt_line
+        yield self.table
+        yield self.verdict
+        yield self.bench_label
+        yield self.bench_bar
+
+    def on_mount(self) -> None:
+        for key, label in VOTE_COLUMNS:
+            self.table.add_column(label, key=key)
+        self.verdict.display = False
+        self.bench_label.display = False
+        self.bench_bar.display = False
+
+    def started(self, round_id: str, prompt: str, nodes: tuple[str, ...], weights: tuple[float, ...]) -> None:
+        self.round_id = round_id
+        self.table.clear()
+        self.weights = dict(zip(nodes, weights, strict=False))
+        self.prompt_line.update(plain(f"Q: {prompt}", 200))
+        self.verdict.update(Text(f"waiting for {len(nodes)} node{'s' if len(nodes) != 1 else ''}…"))
+        self.verdict.display = True
+        self.verdict.set_classes("-pending")
+
+    def vote(self, event: Any) -> None:
+        if self.round_id is not None and event.round_id != self.round_id:
+            return
+        answer = " ".join((event.answer or event.error or "").split())
+        if len(answer) > ANSWER_CHARS:
+            answer = answer[: ANSWER_CHARS - 1] + "…"
+        status = event.status
+        style = self.table.get_component_rich_style(f"votes--{status}") if status in (
+            "answered", "late", "failed", "cancelled", "pending") else None
+        cells = (
+            plain(f"{event.node}/{event.model}" if event.model else event.node, 28),
+            Text(f"{event.weight:.1f}", justify="right"),
+            plain(answer or "—"),
+            Text("—" if event.cluster is None else chr(ord("A") + event.cluster % 26), justify="center"),
+            Text(self.numbers.ms(event.latency_ms), justify="right"),
+            Text(status, style=style or ""),
+        )
+        key = event.node
+        if key in self.table.rows:
+            for (column, _), value in zip(VOTE_COLUMNS, cells, strict=True):
+                self.table.update_cell(key, column, value)
+        else:
+            self.table.add_row(*cells, key=key)
+
+    def decided(self, event: Any) -> None:
+        if self.round_id is not None and event.round_id != self.round_id:
+            return
+        line = Text()
+        if event.verdict is None:
+            line.append("[VERDICT] no node answered")
+        else:
+            line.append("[VERDICT] ")
+            line.append_text(plain(event.verdict, 160))
+        line.append(f"   [CONFIANCE] {event.confidence * 100:.0f}%")
+        flags = [f for f in event.flags]
+        if flags:
+            line.append("   " + " · ".join(flags))
+        if event.disagreements:
+            line.append(f"   [DESACCORDS] {len(event.disagreements)}")
+        self.verdict.update(line)
+        self.verdict.display = True
+        weak = any(f in WARNING_FLAGS for f in flags) or event.verdict is None
+        self.verdict.set_classes("-weak" if weak else "-strong")
+
+    def bench_progress(self, done: int, total: int, text: str) -> None:
+        self.bench_label.display = True
+        self.bench_bar.display = True
+        self.bench_label.update(plain(text, 160))
+        self.bench_bar.update(total=max(total, 1), progress=done)
+
+    def bench_finished(self, text: str) -> None:
+        self.bench_label.update(plain(text, 200))
+        self.bench_bar.display = False

@@ -1,0 +1,284 @@
+"""Pilot tests of the cockpit against real loopback nodes, a real orchestrator and a real SQLite file."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from textual import events
+from textual.widgets import Markdown
+
+from jarvis_tui.ui.app import PANE_IDS, JarvisApp
+from jarvis_tui.ui.chat_pane import AnswerEntry, UserEntry
+from jarvis_tui.ui.screens.conversations_screen import ConversationsScreen
+from jarvis_tui.ui.screens.help_screen import HelpScreen
+from jarvis_tui.ui.screens.node_detail_screen import NodeDetailScreen
+from tests.fakes.loopback_node import Fault
+from tests.ui.pilot_helpers import ask, wait_for, wait_ready
+
+SIZE = (160, 48)
+REPLY = "The answer is **4**.\n\n- first\n- second"
+
+
+def pane_of(app: JarvisApp) -> str | None:
+    focused = app.focused
+    for pane_id in PANE_IDS:
+        if focused is not None and app.query_one(f"#{pane_id}") in focused.ancestors_with_self:
+            return pane_id
+    return None
+
+
+async def test_answer_streams_as_markdown_with_label(cluster):
+    config, nodes = cluster(reply=REPLY, tokens_per_s=400)
+    app = JarvisApp(config, services=frozenset())
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        await ask(pilot, "what is 2+2?")
+        answers = list(app.query(AnswerEntry))
+        assert len(answers) == 1
+        label = str(answers[0].label.render())
+        assert re.fullmatch(r"\[M2/deepseek-coder-v2-lite\]  \d+ ms · \d+ tok · [\d.]+ tok/s", label), label
+        assert answers[0].body.source == REPLY
+        assert "".join(answers[0].streamed) == REPLY
+        # the answer streamed in pieces through the bus, not as one update
+        assert app.pumps[0].events > 3
+        rows = await app.orchestrator.store.messages(app.conversation_id)
+        assert [m.role for m in rows] == ["user", "assistant"] and rows[1].content == REPLY
+        assert [type(w) for w in app.query("#chat-log > *")][-2:] == [UserEntry, AnswerEntry]
+
+
+async def test_untrusted_output_is_shown_literally_and_never_reaches_the_terminal(cluster):
+    hostile = ("[bold red]RED[/] [link=http://evil]x[/link] \x1b]52;c;cHduZWQ=\x07 \x1b[2J\x1b]0;title\x07 \x9b31m end")
+    config, _ = cluster(count=1, reply=hostile)
+    app = JarvisApp(config, services=frozenset())
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        await ask(pilot, "say something [bold]odd[/bold]")
+        entry = app.query_one(AnswerEntry)
+        assert "\x1b" not in entry.body.source and "\x07" not in entry.body.source and "\x9b" not in entry.body.source
+        assert "[bold red]RED[/]" in entry.body.source
+        svg = app.export_screenshot()
+        assert "\x1b" not in svg and "\x07" not in svg
+        text = svg.replace("&#160;", " ")
+        assert "[bold&#160;red]RED[/]".replace("&#160;", " ") in text  # markup shown, not applied
+        assert "␛]52;c;" in text  # the escape is visible as a control picture
+        user = app.query_one(UserEntry)
+        assert "[bold]odd[/bold]" in str(user.render())
+
+
+async def test_prompt_history_and_multiline_paste(cluster):
+    config, _ = cluster(count=1, reply="ok")
+    app = JarvisApp(config, services=frozenset())
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        await ask(pilot, "first")
+        await ask(pilot, "second")
+        box = app.chat.input
+        box.load_text("draft")
+        await pilot.press("up")
+        assert box.text == "second"
+        await pilot.press("up")
+        assert box.text == "first"
+        await pilot.press("down")
+        assert box.text == "second"
+        await pilot.press("down")
+        assert box.text == "draft"
+        box.load_text("")
+        app.post_message(events.Paste("line one\nline two\nline three"))  # as the driver delivers it
+        await pilot.pause(0.1)
+        assert box.text == "line one\nline two\nline three"
+        await pilot.press("ctrl+j", "x")
+        assert box.text.endswith("\nx")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: not app.asking and len(app.query(AnswerEntry)) == 3, 10, "third answer")
+        assert str(app.query(UserEntry).last().render()) == "line one\nline two\nline three\nx"
+
+
+async def test_number_keys_focus_and_zoom_panes_tab_moves_focus(cluster):
+    config, _ = cluster(count=2)
+    app = JarvisApp(config, services=frozenset())
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        assert pane_of(app) == "chat"
+        await pilot.press("escape")  # leave the input so number keys are commands
+        for number, pane_id in zip("23451", ("nodes", "gpu", "consensus", "positions", "chat"), strict=True):
+            app.set_focus(None)
+            await pilot.press(number)
+            assert app.active_pane == pane_id
+            assert app.query_one(f"#{pane_id}").has_class("-active")
+        app.set_focus(None)
+        await pilot.press("2")
+        assert pane_of(app) == "nodes"
+        await pilot.press("2")  # the focused pane's number zooms it
+        assert app.screen.has_class("-zoomed")
+        assert not app.query_one("#chat").display or app.query_one("#chat").region.width == 0
+        await pilot.press("z")
+        assert not app.screen.has_class("-zoomed")
+        before = app.focused
+        await pilot.press("tab")
+        assert app.focused is not before
+        await pilot.press("shift+tab")
+        assert app.focused is before
+
+
+async def test_small_terminal_shows_one_pane_with_tabs(cluster):
+    config, _ = cluster(count=2)
+    app = JarvisApp(config, services=frozenset())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_ready(pilot)
+        assert app.screen.has_class("-narrow") and app.screen.has_class("-short")
+        tabs = app.query_one("#pane-tabs")
+        assert tabs.display and tabs.region.height > 0
+        await pilot.press("escape")
+        for number, pane_id in zip("23451", ("nodes", "gpu", "consensus", "positions", "chat"), strict=True):
+            app.set_focus(None)
+            await pilot.press(number)
+            visible = [p for p in PANE_IDS if app.query_one(f"#{p}").region.height > 0]
+            assert visible == [pane_id]
+
+
+async def test_help_screen_lists_every_binding(cluster):
+    config, _ = cluster(count=1)
+    app = JarvisApp(config, services=frozenset())
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        await pilot.press("f1")  # works while typing
+        assert isinstance(app.screen, HelpScreen)
+        text = "\n".join(str(w.render()) for w in app.screen.query(".help-section"))
+        for binding in app.BINDINGS:
+            assert binding.description in text
+            assert binding.key.split(",")[0] in text
+        for needed in ("ctrl+p", "ctrl+t", "Details", "Sort", "Close pos.", "Signals", "Send", "Prompt history"):
+            assert needed in text
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("question_mark")
+        assert not isinstance(app.screen, HelpScreen)
+
+
+async def test_nodes_table_sorts_and_opens_details_without_the_key(cluster, monkeypatch):
+    monkeypatch.setenv("JARVIS_TEST_SECRET", "sk-very-secret-value-123")
+    config, nodes = cluster(count=3, reply="ok")
+    import dataclasses
+
+    first = dataclasses.replace(config.nodes[0], api_key_env="JARVIS_TEST_SECRET",
+                                url=config.nodes[0].url + "/v1?key=sk-very-secret-value-123")
+    config = dataclasses.replace(config, nodes=(first, *config.nodes[1:]))
+    nodes[0].set(api_key=None)
+    app = JarvisApp(config, services=frozenset())
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        table = app.query_one("#nodes-table")
+        names = [table.get_row_at(i)[1].plain for i in range(table.row_count)]
+        assert names == sorted(names)
+        await pilot.press("escape", "2")
+        await pilot.press("s")  # next sort: weight, heaviest first
+        names = [table.get_row_at(i)[1].plain for i in range(table.row_count)]
+        assert names == ["M2", "OL1", "M3"]
+        table.move_cursor(row=0)
+        await pilot.press("enter")
+        assert isinstance(app.screen, NodeDetailScreen)
+        detail = str(app.screen.query_one("#node-detail-text").render())
+        assert "M2" in detail and nodes[0].url in detail
+        assert "sk-very-secret" not in detail and "key=" not in detail
+        assert "from $JARVIS_TEST_SECRET" in detail
+        assert "deepseek-coder-v2-lite" in detail  # loaded models from the health check
+        await pilot.press("escape")
+        assert not isinstance(app.screen, NodeDetailScreen)
+
+
+async def test_failing_node_falls_back_and_notifies(cluster):
+    config, nodes = cluster(count=2, reply="fine")
+    nodes[0].set(fault=Fault.HTTP_500)
+    app = JarvisApp(config, services=frozenset())
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        await ask(pilot, "hello")
+        entry = app.query_one(AnswerEntry)
+        label = str(entry.label.render())
+        assert label.startswith("M2 http_error → [OL1/qwen3:1.7b]"), label
+        assert entry.body.source == "fine"
+        messages = [n.message for n in app._notifications]
+        assert any("M2 failed (http_error)" in m for m in messages), messages
+
+
+async def test_no_node_answers_shows_error_not_crash(cluster):
+    config, nodes = cluster(count=1)
+    nodes[0].stop()
+    app = JarvisApp(config, services=frozenset())
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        await ask(pilot, "anyone?")
+        entry = app.query_one(AnswerEntry)
+        assert entry.has_class("-failed")
+        assert "no node could answer" in str(entry.label.render())
+        assert app.is_running
+
+
+async def test_conversations_new_list_and_switch(cluster):
+    config, _ = cluster(count=1, reply="stored answer")
+    app = JarvisApp(config, services=frozenset())
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        await ask(pilot, "first conversation")
+        first_id = app.conversation_id
+        await pilot.press("ctrl+n")
+        assert app.conversation_id is None
+        assert not app.query(AnswerEntry)
+        await ask(pilot, "second conversation")
+        assert app.conversation_id != first_id
+        await pilot.press("ctrl+o")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConversationsScreen), 5, "list")
+        assert [c.id for c in app.screen.conversations][-1] == first_id
+        option_list = app.screen.query_one("#conversations-list")
+        option_list.highlighted = option_list.get_option_index(str(first_id))
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.conversation_id == first_id and len(app.query(AnswerEntry)) == 1, 5,
+                       "switch")
+        assert str(app.query_one(UserEntry).render()) == "first conversation"
+        assert app.query_one(AnswerEntry).body.source == "stored answer"
+
+
+async def test_health_check_key(cluster):
+    config, nodes = cluster(count=2)
+    app = JarvisApp(config, services=frozenset())
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        nodes[1].stop()
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: any("health check: 1/2" in n.message for n in app._notifications), 10,
+                       "health")
+        await wait_for(pilot, lambda: app.status_bar.state.healthy == 1, 5, "status bar")
+
+
+async def test_push_to_talk_key_reports_voice_state(cluster):
+    config, _ = cluster(count=1)
+    app = JarvisApp(config, services=frozenset({"voice"}))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        assert "ctrl+t" in app.status_bar.state.voice
+        await pilot.press("ctrl+t")
+        # No sound card on CI: the real capture path reports why, once, and the cockpit keeps working.
+        await wait_for(pilot, lambda: app.status_bar.state.voice.startswith("voice"), 30, "voice state")
+        await wait_for(pilot, lambda: "starting" not in app.status_bar.state.voice, 30, "voice settled")
+        assert app.is_running
+
+
+@pytest.mark.parametrize("key", ["q", "ctrl+c"])
+async def test_quit_closes_everything(cluster, key):
+    config, _ = cluster(count=1)
+    app = JarvisApp(config, services=frozenset())
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        store = app.orchestrator.store
+        bus = app.bus
+        if key == "q":
+            await pilot.press("escape")
+        await pilot.press(key)
+        await pilot.pause(0.2)
+    assert store._db is None
+    assert bus.subscriber_count == 0
+    assert app.return_code == 0
