@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Container
@@ -40,7 +40,7 @@ from jarvis_tui.core.text import one_line
 from jarvis_tui.paths import styles_dir
 from jarvis_tui.ui.bridge import FRAME_S, BusPump
 from jarvis_tui.ui.cells import Numbers
-from jarvis_tui.ui.chat_pane import AnswerEntry, ChatPane, PromptInput, answer_label
+from jarvis_tui.ui.chat_pane import ChatPane, PromptInput, answer_label
 from jarvis_tui.ui.commands import JarvisCommands, PaletteCommand
 from jarvis_tui.ui.consensus_pane import ConsensusPane
 from jarvis_tui.ui.gpu_pane import GpuPane
@@ -174,7 +174,7 @@ class JarvisApp(App[int]):
             yield GpuPane(id="gpu", classes="pane")
             yield ConsensusPane(self.numbers, id="consensus", classes="pane")
             yield PositionsPane(id="positions", classes="pane")
-        yield Footer(compact=True)
+        yield Footer()
 
     def on_mount(self) -> None:
         for index, (pane_id, title) in enumerate(PANES, 1):
@@ -787,7 +787,7 @@ class JarvisApp(App[int]):
 
     def action_run_benchmark(self) -> None:
         commander = self.services.commander if self.services else None
-        if commander is None or not hasattr(commander, "run_benchmark"):
+        if commander is None:
             reason = self.services.unavailable.get("commander", "starting") if self.services else "starting"
             self.notify(f"The benchmark is unavailable: {reason}", severity="warning", markup=False)
             return
@@ -797,9 +797,12 @@ class JarvisApp(App[int]):
 
     async def _benchmark(self) -> None:
         try:
-            await self.services.commander.run_benchmark()
+            report = await self.services.commander.bench()
         except Exception as exc:  # noqa: BLE001
             self.post_message(ActionDone(f"benchmark failed: {one_line(str(exc), 200)}", "error"))
+            return
+        scores = ", ".join(f"{name} {summary.score_pct:.0f}%" for name, summary in report.summaries().items())
+        self.post_message(ActionDone(f"benchmark done: {scores}; `jarvis bench --apply` applies the proposal"))
 
     @on(PositionsTable.CloseRequested)
     def on_close_requested(self, message: PositionsTable.CloseRequested) -> None:

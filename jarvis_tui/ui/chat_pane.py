@@ -41,7 +41,8 @@ class PromptInput(TextArea):
             self.text = text
 
     def __init__(self, **kwargs: object) -> None:
-        super().__init__(soft_wrap=True, show_line_numbers=False, tab_behavior="focus", **kwargs)  # type: ignore[arg-type]
+        super().__init__(soft_wrap=True, show_line_numbers=False, tab_behavior="focus",
+                         placeholder="Ask the cluster… (Enter sends)", **kwargs)  # type: ignore[arg-type]
         self.prompt_history: list[str] = []
         self._history_index: int | None = None  # None: editing a fresh line
         self._draft = ""

@@ -20,7 +20,7 @@ from jarvis_tui.ui.cells import Numbers, plain
 
 VOTE_COLUMNS = (("node", "node"), ("weight", "wt"), ("answer", "answer"), ("cluster", "cl"),
                 ("latency", "ms"), ("status", "status"))
-ANSWER_CHARS = 40
+ANSWER_CHARS = 24
 WARNING_FLAGS = ("CONSENSUS FAIBLE", "SOURCE UNIQUE", "AUCUNE REPONSE", "EGALITE")
 
 
@@ -74,7 +74,7 @@ class ConsensusPane(Vertical):
         style = self.table.get_component_rich_style(f"votes--{status}") if status in (
             "answered", "late", "failed", "cancelled", "pending") else None
         cells = (
-            plain(f"{event.node}/{event.model}" if event.model else event.node, 28),
+            plain(event.node, 12),
             Text(f"{event.weight:.1f}", justify="right"),
             plain(answer or "—"),
             Text("—" if event.cluster is None else chr(ord("A") + event.cluster % 26), justify="center"),

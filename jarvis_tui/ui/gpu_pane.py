@@ -52,7 +52,8 @@ class GpuCard(Vertical):
             yield self.spark
 
     def show(self, reading: Any, level: str) -> None:
-        name = plain(f"GPU{reading.index} {reading.name or ''}".strip(), 40).plain
+        model = (reading.name or "").removeprefix("NVIDIA ").removeprefix("GeForce ")
+        name = plain(f"GPU{reading.index} {model}".strip(), 40).plain
         self.border_title = name
         for cls in LEVEL_CLASSES:
             self.set_class(cls == f"-{level}", cls)

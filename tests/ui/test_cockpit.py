@@ -6,7 +6,6 @@ import re
 
 import pytest
 from textual import events
-from textual.widgets import Markdown
 
 from jarvis_tui.ui.app import PANE_IDS, JarvisApp
 from jarvis_tui.ui.chat_pane import AnswerEntry, UserEntry
