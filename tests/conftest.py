@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import sys
+import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -45,3 +49,40 @@ def loopback_node() -> Iterator[LoopbackNodeFactory]:
 def refused_url() -> str:
     """A loopback URL where nothing listens."""
     return f"http://127.0.0.1:{free_port()}"
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_threads() -> Iterator[None]:
+    """Fail the test that leaves a non-daemon thread running.
+
+    Python joins every non-daemon thread at exit, so one unclosed aiosqlite connection (its worker thread is
+    not a daemon) keeps the whole pytest process alive after the summary: CI then waits until its own
+    timeout.  Catching it here names the test that leaked it.
+    """
+    before = set(threading.enumerate())
+    yield
+    deadline = time.monotonic() + 3.0
+    while True:
+        leaked = [thread for thread in threading.enumerate()
+                  if thread not in before and thread.is_alive() and not thread.daemon]
+        if not leaked or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    if leaked:
+        names = ", ".join(f"{thread.name} ({getattr(thread, '_target', None)!r})" for thread in leaked)
+        pytest.fail(f"non-daemon threads still running after the test: {names}", pytrace=False)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Last resort after the summary: never let a leaked non-daemon thread hold CI until its timeout."""
+    deadline = time.monotonic() + 5.0
+    while time.monotonic() < deadline:
+        leaked = [t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon]
+        if not leaked:
+            return
+        time.sleep(0.1)
+    sys.stderr.write("pytest: non-daemon threads still running at exit: "
+                     + ", ".join(thread.name for thread in leaked) + "\n")
+    sys.stderr.flush()
+    sys.stdout.flush()
+    os._exit(1)

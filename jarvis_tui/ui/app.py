@@ -287,6 +287,11 @@ class JarvisApp(App[int]):
         await self.shutdown()
         self.exit(0)
 
+    async def on_unmount(self) -> None:
+        # Every way out (Ctrl+C, a crash handler, Pilot leaving run_test) ends here: the store's worker thread
+        # is not a daemon, so an unclosed database would keep the process alive after the screen is gone.
+        await self.shutdown()
+
     async def shutdown(self) -> None:
         """Cancel workers, stop the subsystems, close the orchestrator (db, health loop, embedded node)."""
         if self._shutting_down:
