@@ -78,6 +78,13 @@ class Numbers:
             return f"{value / 1000:.1f}s"
         return f"{value:.0f}"
 
+    def duration(self, value: float | None) -> str:
+        """``ms`` with its unit: "889 ms", "10.0 s" (the bare form is for table columns headed in ms)."""
+        text = self.ms(value)
+        if value is None or self.mask:
+            return text
+        return f"{text[:-1]} s" if text.endswith("s") else f"{text} ms"
+
     def rate(self, value: float | None) -> str:
         if value is None:
             return "—"

@@ -12,12 +12,14 @@ click.  Labels are built as ``Text`` objects, never parsed as markup.
 
 from __future__ import annotations
 
+from typing import Any
+
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
-from textual.widgets import Markdown, Static, TextArea
-from textual.widgets.markdown import MarkdownStream
+from textual.widgets import Static, TextArea
 
 from rich.text import Text
 
@@ -30,7 +32,10 @@ class PromptInput(TextArea):
     """The chat input: Enter sends, Ctrl+J inserts a newline, Up/Down walk the history; paste keeps newlines."""
 
     BINDINGS = [
-        Binding("enter", "submit", "Send", priority=True),
+        # Not a priority binding: those run when the key reaches the app, ahead of characters still queued for
+        # this widget, so a fast typist's (or a script's) "2+2⏎" sent an empty prompt. _on_key handles Enter in
+        # order; the binding stays for the Footer and the help screen.
+        Binding("enter", "submit", "Send"),
         Binding("ctrl+j", "newline", "Newline", show=False),
         Binding("escape", "leave", "Leave input", show=False),
     ]
@@ -46,6 +51,14 @@ class PromptInput(TextArea):
         self.prompt_history: list[str] = []
         self._history_index: int | None = None  # None: editing a fresh line
         self._draft = ""
+
+    async def _on_key(self, event: events.Key) -> None:
+        if event.key == "enter":
+            event.stop()
+            event.prevent_default()
+            self.action_submit()
+            return
+        await super()._on_key(event)
 
     def action_submit(self) -> None:
         text = self.text
@@ -109,8 +122,11 @@ class AnswerEntry(Vertical):
         self.numbers = numbers
         self._initial = safe_block(text)
         self.label = Static(label or Text("…"), markup=False, classes="chat-label")
+        from textual.widgets import Markdown  # markdown-it costs ~30 ms: paid at the first answer, not at start-up
+
+        self._markdown = Markdown
         self.body = Markdown(self._initial, open_links=False, classes="chat-body")
-        self.stream: MarkdownStream | None = None
+        self.stream: Any = None  # MarkdownStream while an answer streams
         self.request_id: str | None = None
         self.streamed: list[str] = []
         self.notes: list[str] = []  # fallback history: "M2 refused"
@@ -137,11 +153,11 @@ class AnswerEntry(Vertical):
         label.append_text(plain(f"[{node}/{model}]"))
         label.append(" streaming…")
         self.label.update(label)
-        self.stream = Markdown.get_stream(self.body)
+        self.stream = self._markdown.get_stream(self.body)
 
     async def write(self, fragment: str) -> None:
         if self.stream is None:
-            self.stream = Markdown.get_stream(self.body)
+            self.stream = self._markdown.get_stream(self.body)
         safe = safe_block(fragment)
         self.streamed.append(safe)
         await self.stream.write(safe)
@@ -181,7 +197,7 @@ def answer_label(numbers: Numbers, node: str, model: str, latency_ms: float | No
         label.append(" → ")
     label.append_text(plain(f"[{node}/{model}]"))
     tokens = "—" if tokens_out is None else str(tokens_out)
-    label.append(f"  {numbers.ms(latency_ms)} ms · {tokens} tok · {numbers.rate(tokens_per_s)} tok/s")
+    label.append(f"  {numbers.duration(latency_ms)} · {tokens} tok · {numbers.rate(tokens_per_s)} tok/s")
     return label
 
 

@@ -25,8 +25,8 @@ def detail_text(row: dict[str, Any], numbers: Numbers) -> Text:
         ("breaker", f"{row.get('breaker', '')}" + (f" · {numbers.seconds(row.get('cooldown_s'))} left"
                                                    if row.get("cooldown_s") else "")),
         ("requests", str(row.get("requests", 0))),
-        ("p50 / p95", f"{numbers.ms(row.get('p50_ms'))} / {numbers.ms(row.get('p95_ms'))} ms"),
-        ("TTFT", f"{numbers.ms(row.get('ttft_ms'))} ms"),
+        ("p50 / p95", f"{numbers.duration(row.get('p50_ms'))} / {numbers.duration(row.get('p95_ms'))}"),
+        ("TTFT", numbers.duration(row.get("ttft_ms"))),
         ("tok/s", numbers.rate(row.get("tokens_per_s"))),
         ("error rate", Numbers.percent(row.get("error_rate"))),
         ("quality", Numbers.score(row.get("quality_score"))),
