@@ -538,11 +538,13 @@ class JarvisApp(App[int]):
         self.post_message(AskCompleted(result))
 
     def on_ask_routed(self, message: AskRouted) -> None:
+        started = message.conversation_id != self.conversation_id  # a conversation is named by its first prompt
         self.conversation_id = message.conversation_id
         self.ask_conversation = message.conversation_id
         if self.chat.pending is not None:
             self.chat.pending.waiting("routing…")
-        self.chat.set_title(message.conversation_id, one_line(message.prompt, 60))
+        if started:
+            self.chat.set_title(message.conversation_id, one_line(message.prompt, 60))
 
     async def on_ask_completed(self, message: AskCompleted) -> None:
         result = message.result

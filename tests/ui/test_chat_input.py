@@ -29,6 +29,10 @@ async def test_enter_in_a_burst_sends_the_whole_line(cluster):
         assert str(app.query_one(UserEntry).render()).strip() == "2+2"
         assert app.chat.input.text == ""
         assert app.chat.input.prompt_history == ["2+2"]
+        # a second prompt stays in the same conversation, still named by its first prompt
+        burst(app, "3+3")
+        await wait_for(pilot, lambda: len(app.query(AnswerEntry)) == 2 and not app.asking, what="second answer")
+        assert str(app.chat.title_bar.render()) == f"conversation #{app.conversation_id} · 2+2"
 
 
 def test_durations_carry_their_unit():
