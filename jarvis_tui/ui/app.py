@@ -730,8 +730,7 @@ class JarvisApp(App[int]):
         app_bindings.append(Binding("tab, shift+tab", "focus", "Next / previous widget"))
         sections = [
             ("Everywhere", [b for b in app_bindings if b.description]),
-            ("Chat input", list(_Input.BINDINGS) + [Binding("up, down", "history", "Prompt history"),
-                                                    Binding("escape", "leave", "Leave the input / cancel answer")]),
+            ("Chat input", list(_Input.BINDINGS) + [Binding("up, down", "history", "Prompt history")]),
             ("Chat", list(_Chat.BINDINGS)),
             ("Nodes table", list(NodesTable.BINDINGS)),
             ("Positions", list(PositionsTable.BINDINGS) + list(SignalsTable.BINDINGS)),

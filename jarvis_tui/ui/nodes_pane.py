@@ -104,7 +104,7 @@ class NodesPane(Vertical):
                 old_cells = previous["_cells"]
                 for key, value in cells.items():
                     if old_cells.get(key) != value:
-                        table.update_cell(name, key, value)
+                        table.update_cell(name, key, value, update_width=True)  # "402" can become "10.0s"
             self.rows[name] = {**row, "_cells": cells}
         for name in list(self.rows):
             if name not in seen:

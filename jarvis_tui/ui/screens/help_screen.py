@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -10,13 +12,14 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 
-def binding_lines(title: str, bindings: list[Binding]) -> Text:
+def binding_lines(title: str, bindings: list[Binding], key_display: Callable[[Binding], str]) -> Text:
     text = Text()
     text.append(f"{title}\n", style="bold")
     for binding in bindings:
         if not binding.description:
             continue
-        keys = ", ".join(k.strip() for k in binding.key.split(","))
+        # the same glyphs as the Footer ("?" rather than "question_mark", "^c", "⏎")
+        keys = ", ".join(key_display(Binding(k.strip(), binding.action)) for k in binding.key.split(","))
         text.append(f"  {keys:<22}", style="bold")
         text.append(f"{binding.description}\n")
     return text
@@ -34,7 +37,7 @@ class HelpScreen(ModalScreen[None]):
         with VerticalScroll(id="help-box"):
             yield Static(Text("jarvis cockpit · keys", style="bold"), markup=False, id="help-title")
             for title, bindings in self.sections:
-                yield Static(binding_lines(title, bindings), markup=False, classes="help-section")
+                yield Static(binding_lines(title, bindings, self.app.get_key_display), markup=False, classes="help-section")
             if self.extra:
                 yield Static(Text(self.extra), markup=False, classes="help-section")
 
