@@ -46,6 +46,8 @@ def run(args: argparse.Namespace) -> int:
             return EXIT_USAGE
         sys.stdout.write(f"wrote {target}\n")
         return EXIT_OK
+    if args.once is not None or args.status:
+        _import_httpx_without_its_cli()
     config = load_config_or_exit(args.config)
     if isinstance(config, int):
         return config
@@ -65,6 +67,29 @@ def run(args: argparse.Namespace) -> int:
                            verify=args.verify))
 
 
+def _import_httpx_without_its_cli() -> None:
+    """Import httpx without ``httpx._main``, its command-line client.
+
+    httpx imports that module whenever rich and click are installed (they are: the
+    cockpit needs rich), which costs ~50 ms of every headless call for a CLI jarvis
+    never runs.  httpx guards the import with ``except ImportError`` and falls back
+    to a stub ``httpx.main``; a ``None`` in ``sys.modules`` takes that path.  Should
+    a future httpx need the module, the partial import is undone and httpx is
+    imported whole.
+    """
+    if "httpx" in sys.modules or "httpx._main" in sys.modules:
+        return
+    sys.modules["httpx._main"] = None  # type: ignore[assignment]
+    try:
+        import httpx  # noqa: F401
+    except ImportError:
+        for name in [m for m in sys.modules if m == "httpx" or m.startswith("httpx.")]:
+            del sys.modules[name]
+    finally:
+        if "httpx._main" in sys.modules and sys.modules["httpx._main"] is None:
+            del sys.modules["httpx._main"]
+
+
 def _run_async(coro: Any) -> int:
     try:
         return asyncio.run(coro)
@@ -77,19 +102,23 @@ async def _start(config: Config) -> Any:
     """An orchestrator, started; or an exit code when no node can even be set up."""
     from jarvis_tui.core.orchestrator import Orchestrator
     from jarvis_tui.core.store import StoreError
-    from jarvis_tui.nodes.embedded import EmbeddedUnavailable
 
     orchestrator = Orchestrator(config)
     try:
         await orchestrator.start()
-    except EmbeddedUnavailable as exc:
-        await orchestrator.close()
-        _err(f"no node configured or found on the default local ports, and the embedded node cannot start: {exc}")
-        return EXIT_NO_NODE
     except StoreError as exc:
         await orchestrator.close()
         _err(f"database error: {exc}")
         return EXIT_USAGE
+    except Exception as exc:
+        # Only a config without nodes reaches the embedded node; a configured cluster
+        # never imports (or pays for) that module.
+        embedded = sys.modules.get("jarvis_tui.nodes.embedded")
+        if embedded is None or not isinstance(exc, embedded.EmbeddedUnavailable):
+            raise
+        await orchestrator.close()
+        _err(f"no node configured or found on the default local ports, and the embedded node cannot start: {exc}")
+        return EXIT_NO_NODE
     return orchestrator
 
 
@@ -112,9 +141,10 @@ async def once(config: Config, prompt: str, *, node: str | None, as_json: bool, 
             from jarvis_tui.core.commander_faces import run_consensus_face
 
             return await run_consensus_face(orchestrator, prompt, as_json=as_json)
-        commander = orchestrator.config.section("commander")
+        # No [commander] table means its defaults: no verification, no classifier node.
+        commander = orchestrator.config.sections.get("commander")
         try:
-            if verify or commander.verify or commander.classifier_node:
+            if verify or (commander is not None and (commander.verify or commander.classifier_node)):
                 # the whole pipeline: classifier node, TaskUnits, per-task-type verification
                 from jarvis_tui.core.commander_faces import ask_commanded
 

@@ -56,6 +56,8 @@ class ThermalView(Protocol):
 
 @dataclass(slots=True)
 class Attempt:
+    """One node tried (or skipped) for an ask, and how it went."""
+
     node: str
     outcome: str
     latency_ms: float | None = None
@@ -70,6 +72,8 @@ class Attempt:
 
 @dataclass(slots=True)
 class AskResult:
+    """The answer to an ask, where it came from, and every attempt it took."""
+
     answer: str
     node: str
     model: str
@@ -104,6 +108,8 @@ class AskResult:
 
 @dataclass
 class NodeState:
+    """A registered node: its client, metrics, breaker, status and concurrency slots."""
+
     config: NodeConfig
     client: NodeClient
     metrics: NodeMetrics
@@ -208,8 +214,10 @@ class Orchestrator:
         Remote exporters are scraped (with their timeouts); local NVML is read only
         when ``[gpu] local_node`` ties the local GPUs to a node that may be routed to.
         """
-        settings = self.config.section("gpu")
         remote = any(n.gpu_metrics_url for n in self.config.nodes)
+        if not remote and "gpu" not in self.config.sections:
+            return  # no exporter and no [gpu] table, so no local_node either: nothing to read
+        settings = self.config.section("gpu")
         local = bool(settings.local_node) and settings.local_node in self.nodes
         if settings.enabled and (remote or local):
             await self.create_gpu_monitor(local=local).poll_once()

@@ -21,6 +21,9 @@ def test_defaults() -> None:
     assert settings.verify_threshold == 0.7 and settings.verify_max_cycles == 2
     assert settings.classifier_budget_ms == 200 and settings.weak_confidence == 0.6
     assert not settings.verify_for("code")
+    # `jarvis --once` skips the commander pipeline when the file has no [commander] table:
+    # that is only right while the defaults verify nothing and name no classifier node.
+    assert not settings.verify and settings.classifier_node is None
 
 
 def test_full_table(tmp_path: Path) -> None:

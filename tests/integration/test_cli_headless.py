@@ -141,8 +141,29 @@ def test_api_key_never_leaves_the_environment(loopback_node, tmp_path: Path) -> 
     assert SECRET not in dump
 
 
-# rich is not listed: httpx itself imports it (for its CLI) whenever it is installed.
-HEAVY = ("textual", "ccxt", "faster_whisper", "sounddevice", "anthropic", "numpy")
+def modules_loaded_by_cli(args: list[str], watched: tuple[str, ...], tmp_path: Path) -> tuple[str, list[str]]:
+    """Run ``main(args)`` in a fresh interpreter: (its stdout, which ``watched`` modules it imported)."""
+    probe = (
+        "import sys\n"
+        "from jarvis_tui.cli import main\n"
+        f"code = main({args!r})\n"
+        f"loaded = [m for m in {watched!r} if m in sys.modules]\n"
+        "sys.stderr.write('LOADED=' + ','.join(loaded) + '\\n')\n"
+        "import httpx\n"
+        "assert httpx.AsyncClient and httpx.Timeout(1.0)  # httpx stays whole for any later user\n"
+        "raise SystemExit(code)\n"
+    )
+    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "data"), "XDG_STATE_HOME": str(tmp_path / "state")}
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 0, done.stderr
+    loaded = [line for line in done.stderr.splitlines() if line.startswith("LOADED=")]
+    assert loaded, done.stderr
+    return done.stdout, [m for m in loaded[-1].removeprefix("LOADED=").split(",") if m]
+
+
+# rich and click: httpx imports them for its own CLI whenever they are installed; the headless
+# faces import httpx without that CLI (~50 ms of every call).
+HEAVY = ("textual", "ccxt", "faster_whisper", "sounddevice", "anthropic", "numpy", "rich", "click")
 
 
 @pytest.mark.parametrize("face", [["--once", "hi"], ["--once", "hi", "--json"], ["--status"], ["--status", "--json"]])
@@ -150,15 +171,44 @@ def test_headless_faces_never_import_the_ui_or_heavy_libraries(two_nodes, tmp_pa
     _, _, config = two_nodes
     # --status reads local GPUs through NVML, so only --once must also stay clear of pynvml.
     heavy = HEAVY + (("pynvml",) if "--once" in face else ())
+    _, loaded = modules_loaded_by_cli(["--config", str(config), *face], heavy, tmp_path)
+    assert loaded == []
+
+
+# Modules a --once on a configured cluster has no use for; each one cost start-up time
+# (docs/benchmarks.md, headless start-up).
+UNUSED_BY_ONCE = ("jarvis_tui.nodes.embedded", "jarvis_tui.core.bootstrap", "jarvis_tui.core.commander",
+                  "jarvis_tui.core.commander_settings", "jarvis_tui.gpu.settings", "jarvis_tui.gpu.monitor",
+                  "httpx._main")
+
+
+def test_once_on_a_configured_cluster_imports_only_what_it_uses(two_nodes, tmp_path: Path) -> None:
+    first, _, config = two_nodes
+    stdout, loaded = modules_loaded_by_cli(["--config", str(config), "--node", "A", "--once", "hi"], UNUSED_BY_ONCE,
+                                           tmp_path)
+    assert loaded == []
+    assert stdout == "The answer is 4.\n[A/alpha]\n"
+    assert first.last_chat_json()["messages"][-1]["content"] == "hi"
+
+
+def test_httpx_is_imported_whole_when_it_needs_its_cli_module(tmp_path: Path) -> None:
+    """A future httpx whose package needs ``httpx._main`` still imports: the skip backs off."""
+    fake = tmp_path / "httpx"
+    fake.mkdir()
+    (fake / "__init__.py").write_text("from ._main import main\nfrom ._client import Client\n")
+    (fake / "_main.py").write_text("def main():\n    return 'cli'\n")
+    (fake / "_client.py").write_text("class Client:\n    pass\n")
     probe = (
         "import sys\n"
-        "from jarvis_tui.cli import main\n"
-        f"code = main({['--config', str(config), *face]!r})\n"
-        f"loaded = [m for m in {heavy!r} if m in sys.modules]\n"
-        "sys.stderr.write('HEAVY=' + ','.join(loaded) + '\\n')\n"
-        "raise SystemExit(code)\n"
+        f"sys.path.insert(0, {str(tmp_path)!r})\n"
+        "from jarvis_tui.headless import _import_httpx_without_its_cli\n"
+        "_import_httpx_without_its_cli()\n"
+        "assert 'httpx' not in sys.modules and 'httpx._main' not in sys.modules, sorted(sys.modules)\n"
+        "import httpx\n"
+        "assert httpx.main() == 'cli' and httpx.Client\n"
+        "print('ok')\n"
     )
-    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "data"), "XDG_STATE_HOME": str(tmp_path / "state")}
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=60)
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
-    assert "HEAVY=\n" in done.stderr, done.stderr
+    assert done.stdout == "ok\n"
+
