@@ -14,34 +14,47 @@ before it is written.
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import time
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import aiosqlite
 
 MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+# The package ships as files (wheel or editable install), so a directory listing finds the
+# migrations; importlib.resources would import zipfile and its readers on every start-up.
+MIGRATIONS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "migrations")
 
 
 class StoreError(Exception):
     pass
 
 
-def migration_scripts() -> list[tuple[int, str, str]]:
-    folder = resources.files("jarvis_tui.core").joinpath("migrations")
+def migration_files() -> list[tuple[int, str]]:
+    """(version, file name) of every migration, in order; nothing is read yet."""
     found = []
-    for entry in folder.iterdir():
-        match = MIGRATION_NAME.match(entry.name)
+    for name in os.listdir(MIGRATIONS_DIR):
+        match = MIGRATION_NAME.match(name)
         if match:
-            found.append((int(match.group(1)), entry.name, entry.read_text("utf-8")))
+            found.append((int(match.group(1)), name))
     found.sort()
-    versions = [v for v, _, _ in found]
+    versions = [v for v, _ in found]
     if versions != list(range(1, len(versions) + 1)):
         raise StoreError(f"migrations must be numbered 0001.. without gaps, found {versions}")
     return found
+
+
+def _read_migration(name: str) -> str:
+    with open(os.path.join(MIGRATIONS_DIR, name), encoding="utf-8") as handle:
+        return handle.read()
+
+
+def migration_scripts() -> list[tuple[int, str, str]]:
+    """(version, file name, SQL) of every migration, in order."""
+    return [(version, name, _read_migration(name)) for version, name in migration_files()]
 
 
 class Redactor:
@@ -58,6 +71,8 @@ class Redactor:
 
 @dataclass(frozen=True, slots=True)
 class RequestRow:
+    """One row of the per-request metrics table."""
+
     request_id: str
     node: str
     model: str | None
@@ -73,6 +88,8 @@ class RequestRow:
 
 @dataclass(frozen=True, slots=True)
 class ConversationSummary:
+    """A conversation as listed: title, last update and message count."""
+
     id: int
     title: str
     updated_at: float
@@ -81,6 +98,8 @@ class ConversationSummary:
 
 @dataclass(frozen=True, slots=True)
 class StoredMessage:
+    """One stored message of a conversation."""
+
     id: int
     conversation_id: int
     role: str
@@ -143,11 +162,12 @@ class Store:
 
     async def _migrate(self) -> None:
         current = await self.schema_version()
-        scripts = migration_scripts()
-        if current > len(scripts):
+        files = migration_files()
+        if current > len(files):
             raise StoreError(f"database {self.path} has schema v{current}, newer than this jarvis "
-                             f"(v{len(scripts)}); upgrade jarvis-tui")
-        for version, _name, sql in scripts[current:]:
+                             f"(v{len(files)}); upgrade jarvis-tui")
+        for version, name in files[current:]:  # an up-to-date database reads no SQL file
+            sql = _read_migration(name)
             # executescript commits first; wrap the script so it applies whole or not at all
             await self.db.executescript(f"BEGIN;\n{sql}\nPRAGMA user_version={version};\nCOMMIT;")
 
