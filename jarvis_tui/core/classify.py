@@ -38,20 +38,38 @@ def fold(text: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
+@lru_cache(maxsize=64)
+def _compiled(regex: str) -> re.Pattern[str]:
+    return re.compile(regex)
+
+
 @dataclass(frozen=True, slots=True)
 class Category:
+    """One keyword category of the heuristic and the task type it routes as."""
+
     name: str
     task_type: str
     keywords: tuple[str, ...]
-    pattern: re.Pattern[str]
+    regex: str
+    # The first word of each keyword: a keyword can only match a prompt that contains it.
+    needles: tuple[str, ...] = ()
+
+    @property
+    def pattern(self) -> re.Pattern[str]:
+        """The compiled matcher, built on first use (most prompts never need most categories')."""
+        return _compiled(self.regex)
 
     def first_match(self, folded: str) -> str | None:
+        if self.needles and not any(needle in folded for needle in self.needles):
+            return None
         match = self.pattern.search(folded)
         return match.group(1) if match else None
 
 
 @dataclass(frozen=True, slots=True)
 class KeywordClassifier:
+    """Categories in priority order, and the task type when none matches."""
+
     categories: tuple[Category, ...]
     fallback: str
 
@@ -100,8 +118,10 @@ def build_classifier(raw: dict[str, Any], source: str = KEYWORDS_FILE) -> Keywor
         # Longest first, so "dernieres nouvelles" is reported before a shorter overlap.
         ordered = sorted({fold(k).strip() for k in keywords}, key=len, reverse=True)
         alternatives = "|".join(_keyword_regex(k) for k in ordered)
-        pattern = re.compile(rf"(?<![{_WORD}])({alternatives})(?![{_WORD}])")
-        categories.append(Category(name, str(spec.get("task_type", name)), tuple(ordered), pattern))
+        regex = rf"(?<![{_WORD}])({alternatives})(?![{_WORD}])"
+        words = [k.split() for k in ordered]
+        needles = tuple(dict.fromkeys(w[0] for w in words)) if all(words) else ()
+        categories.append(Category(name, str(spec.get("task_type", name)), tuple(ordered), regex, needles))
     return KeywordClassifier(tuple(categories), str(raw.get("fallback", "simple")))
 
 
@@ -127,6 +147,8 @@ CLASSIFIER_INSTRUCTION = (
 
 @dataclass(frozen=True, slots=True)
 class Classification:
+    """How a prompt's task type was decided: by the heuristic or by the classifier node."""
+
     task_type: str
     source: str  # "heuristic" | "node"
     latency_ms: float

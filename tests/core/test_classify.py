@@ -127,3 +127,20 @@ def test_fold_removes_accents_and_case() -> None:
 def test_classifier_node_reply_parsing(reply: str, expected: str | None) -> None:
     known = ("code", "web", "trading", "system", "analysis", "simple")
     assert parse_node_label(reply, known) == expected
+
+
+def test_needle_prefilter_agrees_with_the_full_pattern() -> None:
+    """Categories compile lazily and skip prompts without any keyword's first word: same answers."""
+    classifier = load_classifier()
+    keywords = [k for c in classifier.categories for k in c.keywords]
+    prompts = [fold(p) for p in (
+        "What is 2+2?", "hello", "Une réponse rapide s'il te plaît", "The codex of Hammurabi",
+        "Quelles sont les dernières nouvelles ?", "Two bugs in one codebase", "Open these files",
+        *keywords, *(k + "s" for k in keywords), *(k + "es" for k in keywords), *("x" + k for k in keywords),
+        *(k.replace(" ", "\n  ") for k in keywords if " " in k), " ".join(keywords),
+    )]
+    for category in classifier.categories:
+        assert category.needles
+        for prompt in prompts:
+            match = category.pattern.search(prompt)
+            assert category.first_match(prompt) == (match.group(1) if match else None), (category.name, prompt)
