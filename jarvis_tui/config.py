@@ -30,7 +30,9 @@ CLOUD_DEFAULT_URLS = {
     "anthropic": "https://api.anthropic.com",
     "gemini": "https://generativelanguage.googleapis.com/v1beta/openai",
 }
-ENV_VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Patterns are plain strings: re compiles (and caches) them on first use, and only api_key_env
+# values and the line lookup of errors and warnings need them; a clean start-up compiles none.
+ENV_VAR_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
 
 class ConfigError(Exception):
@@ -49,6 +51,8 @@ class ConfigError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class ConfigWarning:
+    """A config problem that does not stop jarvis (an unknown key), located like ConfigError."""
+
     path: str
     line: int | None
     message: str
@@ -60,6 +64,8 @@ class ConfigWarning:
 
 @dataclass(frozen=True, slots=True)
 class NodeConfig:
+    """One [[nodes]] entry: where a node is, what it speaks and how long to wait for it."""
+
     name: str
     kind: str
     url: str
@@ -93,23 +99,31 @@ class NodeConfig:
 
 @dataclass(frozen=True, slots=True)
 class StoreConfig:
+    """[store]: where the SQLite database lives."""
+
     path: Path
 
 
 @dataclass(frozen=True, slots=True)
 class HealthConfig:
+    """[health]: how often and how patiently nodes are checked."""
+
     interval_s: float = 15.0
     timeout_s: float = 3.0
 
 
 @dataclass(frozen=True, slots=True)
 class BreakerConfig:
+    """[breaker]: consecutive failures before a node cools down, and for how long."""
+
     failures: int = 3
     cooldown_s: float = 30.0
 
 
 @dataclass(frozen=True, slots=True)
 class EmbeddedConfig:
+    """[embedded]: the llama-server node started when no other node is found."""
+
     enabled: bool = True
     model_path: str | None = None
     context: int = 2048
@@ -118,6 +132,8 @@ class EmbeddedConfig:
 
 @dataclass(frozen=True, slots=True)
 class Config:
+    """The whole parsed config file (or the defaults when there is none)."""
+
     path: Path | None
     nodes: tuple[NodeConfig, ...]
     routing: dict[str, tuple[str, ...]]
@@ -150,8 +166,8 @@ class Config:
 class _Locator:
     """Finds the line of a key in the TOML text: tomllib reports no positions."""
 
-    _HEADER = re.compile(r"^\s*\[(\[)?\s*([A-Za-z0-9_.\-\"' ]+?)\s*\]\]?\s*(#.*)?$")
-    _KEY = re.compile(r"^\s*([A-Za-z0-9_\-]+|\"[^\"]*\")\s*=")
+    _HEADER = r"^\s*\[(\[)?\s*([A-Za-z0-9_.\-\"' ]+?)\s*\]\]?\s*(#.*)?$"
+    _KEY = r"^\s*([A-Za-z0-9_\-]+|\"[^\"]*\")\s*="
 
     def __init__(self, path: Path | None, text: str) -> None:
         self.path = path
@@ -163,7 +179,7 @@ class _Locator:
         seen = -1
         header_line: int | None = None
         for number, raw in enumerate(self.lines, start=1):
-            header = self._HEADER.match(raw)
+            header = re.match(self._HEADER, raw)
             if header:
                 current = header.group(2).strip().strip("\"'")
                 if current == table:
@@ -174,7 +190,7 @@ class _Locator:
                             return number
                 continue
             if current == table and seen == index and key is not None:
-                match = self._KEY.match(raw)
+                match = re.match(self._KEY, raw)
                 if match and match.group(1).strip('"') == key:
                     return number
         return header_line
@@ -399,7 +415,7 @@ def _parse_node(raw: dict[str, Any], ctx: SectionContext) -> NodeConfig:
     connect = ctx.positive(raw, "connect_timeout_s", 3.0)
     first_token = ctx.positive(raw, "first_token_timeout_s", None)
     key_env = ctx.get(raw, "api_key_env", str, CLOUD_DEFAULT_KEY_ENV.get(kind))
-    if key_env is not None and not ENV_VAR_NAME.match(key_env):
+    if key_env is not None and not re.match(ENV_VAR_NAME, key_env):
         # Never echo the value: someone may have pasted the key itself here.
         raise ctx.error(f"node '{name}': api_key_env must be the NAME of an environment variable "
                         "(letters, digits, _), not the key itself", "api_key_env")

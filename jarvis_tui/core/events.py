@@ -18,11 +18,15 @@ from typing import Any
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Event:
+    """Base of every bus event; ``ts`` is when it was created (time.time())."""
+
     ts: float = field(default_factory=time.time)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class NodeStatusChanged(Event):
+    """A node went up, down or into cooldown."""
+
     node: str
     status: str  # "up" | "down" | "cooldown" | "unknown"
     reason: str = ""
@@ -31,6 +35,8 @@ class NodeStatusChanged(Event):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RequestStarted(Event):
+    """A request was sent to a node."""
+
     request_id: str
     node: str
     model: str
@@ -40,6 +46,8 @@ class RequestStarted(Event):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TokenDelta(Event):
+    """A piece of streamed answer text from a node."""
+
     request_id: str
     node: str
     text: str
@@ -47,6 +55,8 @@ class TokenDelta(Event):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RequestFinished(Event):
+    """A request ended, with its outcome, timings, usage and (when ok) the whole text."""
+
     request_id: str
     node: str
     model: str
@@ -62,6 +72,8 @@ class RequestFinished(Event):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ErrorRaised(Event):
+    """A background part (health monitor, store, ...) hit an error worth showing."""
+
     source: str
     message: str
 

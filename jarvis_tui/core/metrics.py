@@ -28,6 +28,8 @@ class BreakerState(StrEnum):
 
 @dataclass
 class CircuitBreaker:
+    """Closed, open for a cooldown after N consecutive failures, then one half-open probe."""
+
     failures_to_open: int = 3
     cooldown_s: float = 30.0
     clock: Clock = SYSTEM_CLOCK
@@ -91,6 +93,8 @@ def percentile(values: list[float], fraction: float) -> float | None:
 
 @dataclass
 class NodeMetrics:
+    """Rolling windows of one node's latencies, TTFTs, tokens/s and outcomes."""
+
     latencies_ms: deque[float] = field(default_factory=lambda: deque(maxlen=WINDOW))
     ttfts_ms: deque[float] = field(default_factory=lambda: deque(maxlen=WINDOW))
     tokens_per_s: deque[float] = field(default_factory=lambda: deque(maxlen=WINDOW))

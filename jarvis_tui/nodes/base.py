@@ -50,6 +50,8 @@ class NodeError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class ChatMessage:
+    """One chat message sent to a node."""
+
     role: str  # system | user | assistant
     content: str
 
@@ -65,6 +67,8 @@ class StreamEnd:
 
 @dataclass(slots=True)
 class ChatResult:
+    """A completed chat: the text, timings and usage."""
+
     node: str
     model: str
     text: str
@@ -84,6 +88,8 @@ class ChatResult:
 
 @dataclass(slots=True)
 class HealthResult:
+    """The answer to a health check: reachable or not, latency, loaded models."""
+
     ok: bool
     latency_ms: float
     models: list[str] = field(default_factory=list)

@@ -83,6 +83,8 @@ async def close_shared_http_client() -> None:
 
 @dataclass(frozen=True, slots=True)
 class SseEvent:
+    """One Server-Sent Event: its name and its (joined) data lines."""
+
     event: str  # "message" when the server named none
     data: str
 
