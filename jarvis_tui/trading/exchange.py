@@ -36,6 +36,10 @@ class ExchangeRejected(Exception):
     """The exchange answered and refused (bad order, auth, insufficient margin)."""
 
 
+class WebSocketStalled(Exception):
+    """The ticker stream stayed open but delivered nothing for too long."""
+
+
 @dataclass(frozen=True, slots=True)
 class Quote:
     symbol: str
@@ -43,6 +47,19 @@ class Quote:
     ts: float  # wall-clock seconds when received
     bid: float | None = None
     ask: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AccountBalance:
+    """One currency of the MEXC swap account (``GET /api/v1/private/account/assets``)."""
+
+    currency: str
+    available: float  # availableBalance: free for new margin
+    equity: float  # cashBalance + unrealized PnL
+    position_margin: float  # positionMargin: held by open positions
+    frozen: float  # frozenBalance: held by open orders
+    unrealized_pnl: float
+    cash: float  # cashBalance: the wallet
 
 
 @dataclass
@@ -62,7 +79,8 @@ def _ccxt_errors() -> tuple[type[BaseException], type[BaseException]]:
 class ExchangeGateway:
     def __init__(self, *, pairs: tuple[str, ...], credentials: Credentials | None = None,
                  base_url: str | None = None, ws_url: str | None = None, timeout_s: float = 10.0,
-                 markets_cache_dir: Path | None = None, clock: Clock = SYSTEM_CLOCK) -> None:
+                 markets_cache_dir: Path | None = None, clock: Clock = SYSTEM_CLOCK,
+                 ws_keepalive_s: float | None = None) -> None:
         self.pairs = pairs
         self._credentials = credentials
         self.base_url = base_url
@@ -72,8 +90,10 @@ class ExchangeGateway:
         self.clock = clock
         self.state = MarketDataState()
         self.markets_source = ""
+        self.ws_keepalive_s = ws_keepalive_s  # None: ccxt's MEXC default (a ping every 8 s)
         self._client: Any = None
         self._ws_client: Any = None
+        self._reported: tuple[bool, str, str] | None = None
 
     def __repr__(self) -> str:
         return f"ExchangeGateway(mexc swap, base_url={self.base_url or 'default'}, keys={'yes' if self._credentials else 'no'})"
@@ -176,57 +196,106 @@ class ExchangeGateway:
             self._mark_unavailable(str(errors[0]).removeprefix("market data unavailable: "))
         return quotes
 
-    async def _watch(self, on_quote: Callable[[Quote], Awaitable[object]]) -> None:
+    def _report(self, on_status: Callable[[MarketDataState], object] | None) -> None:
+        """Tell ``on_status`` when availability, source or reason changed since the last report."""
+        now = (self.state.available, self.state.source, self.state.reason)
+        if on_status is not None and now != self._reported:
+            self._reported = now
+            on_status(self.state)
+
+    def _ws_options(self) -> dict[str, Any]:
+        options = self._options()
+        if self.ws_keepalive_s is not None:
+            options["streaming"] = {"keepAlive": int(self.ws_keepalive_s * 1000)}
+        return options
+
+    async def _close_ws(self) -> None:
+        if self._ws_client is not None:
+            client, self._ws_client = self._ws_client, None
+            try:
+                await client.close()
+            except Exception:  # a half-open socket must not mask why the stream ended
+                pass
+
+    async def _watch(self, on_quote: Callable[[Quote], Awaitable[object]], *, stall_s: float | None = None,
+                     on_status: Callable[[MarketDataState], object] | None = None) -> None:
+        """ccxt.pro ``watch_ticker`` for every pair until the stream fails.
+
+        Raises the ccxt NetworkError of a refused, closed or timed-out connection (a missed pong is
+        ccxt's RequestTimeout), or ``WebSocketStalled`` when a pair gets no push for ``stall_s``.
+        """
         import ccxt.pro as ccxt_pro
 
         if self._ws_client is None:
-            self._ws_client = self._configure(ccxt_pro.mexc(self._options()))
+            self._ws_client = self._configure(ccxt_pro.mexc(self._ws_options()))
             self._ws_client.set_markets(self.client.markets)
+        ws_client = self._ws_client
 
         async def one(symbol: str) -> None:
             while True:
-                ticker = await self._ws_client.watch_ticker(symbol)
+                try:
+                    ticker = await asyncio.wait_for(ws_client.watch_ticker(symbol), stall_s)
+                except TimeoutError:
+                    raise WebSocketStalled(f"no {symbol} ticker push for {stall_s:g}s") from None
                 price = ticker.get("last") or ticker.get("close")
                 if price:
                     self._mark_available("websocket")
+                    self._report(on_status)
                     await on_quote(Quote(symbol, float(price), self.clock.time(), ticker.get("bid"),
                                          ticker.get("ask")))
 
-        await asyncio.gather(*(one(p) for p in self.pairs))
+        tasks = [asyncio.create_task(one(p), name=f"watch-ticker-{p}") for p in self.pairs]
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+            for task in done:
+                if task.cancelled():  # ccxt cancels its futures when the client is closed under us
+                    raise WebSocketStalled("the ticker stream was closed")
+                task.result()  # re-raises the first failure
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
 
     async def run_price_feed(self, on_quote: Callable[[Quote], Awaitable[object]], *, poll_s: float,
                              source: str = "auto",
                              on_status: Callable[[MarketDataState], object] | None = None,
-                             sleep: Callable[[float], Awaitable[object]] = asyncio.sleep) -> None:
-        """Forever: websocket when it works, polling otherwise; status changes go to ``on_status``."""
+                             sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+                             ws_retry_s: float = 60.0, stall_s: float | None = None) -> None:
+        """Forever: the WebSocket when it works, polling otherwise; status changes go to ``on_status``.
+
+        ``auto``: ccxt.pro ``watch_ticker``; when the stream fails (refused, closed, missed pongs, or
+        silent for ``stall_s``), ``fetch_ticker`` every ``poll_s``, and the WebSocket is tried again
+        every ``ws_retry_s``.  ``websocket``: the stream only; a failure marks the data unavailable
+        and returns.  ``poll``: polling only.  When polling fails too, the state says "market data
+        unavailable".
+        """
         network_error, base_error = _ccxt_errors()
-        if source in ("auto", "websocket"):
-            try:
-                await self._watch(on_quote)
-            except asyncio.CancelledError:
-                raise
-            except (network_error, base_error, OSError) as exc:
-                log.info("watch_ticker unavailable (%s); polling fetch_ticker every %ss", type(exc).__name__, poll_s)
-                if self._ws_client is not None:
-                    try:
-                        await self._ws_client.close()
-                    except Exception:
-                        pass
-                    self._ws_client = None
-                if source == "websocket":
-                    self._mark_unavailable(f"websocket failed ({type(exc).__name__})")
-                    if on_status:
-                        on_status(self.state)
-                    return
-        previous = None
+        self._reported = None
         while True:
-            quotes = await self.poll_once()
-            for quote in quotes:
-                await on_quote(quote)
-            if on_status and (self.state.available, self.state.reason) != previous:
-                previous = (self.state.available, self.state.reason)
-                on_status(self.state)
-            await sleep(poll_s)
+            if source in ("auto", "websocket"):
+                try:
+                    await self._watch(on_quote, stall_s=stall_s, on_status=on_status)
+                except asyncio.CancelledError:
+                    await self._close_ws()
+                    raise
+                except (network_error, base_error, OSError, WebSocketStalled) as exc:
+                    why = _first_line(exc) if isinstance(exc, WebSocketStalled) else type(exc).__name__
+                    await self._close_ws()
+                    if source == "websocket":
+                        self._mark_unavailable(f"websocket failed ({why})")
+                        self._report(on_status)
+                        return
+                    log.info("watch_ticker failed (%s); polling fetch_ticker every %ss, websocket retried in %ss",
+                             why, poll_s, ws_retry_s)
+            started = self.clock.monotonic()
+            while True:
+                quotes = await self.poll_once()
+                for quote in quotes:
+                    await on_quote(quote)
+                self._report(on_status)
+                if source == "auto" and self.clock.monotonic() - started >= ws_retry_s:
+                    break
+                await sleep(poll_s)
 
     async def fetch_ohlcv(self, symbol: str, timeframe: str = "1m", limit: int = 100) -> list[tuple]:
         network_error, base_error = _ccxt_errors()
@@ -242,6 +311,31 @@ class ExchangeGateway:
     def _require_keys(self) -> None:
         if self._credentials is None:
             raise ExchangeRejected("no API credentials loaded")
+
+    async def fetch_account_balance(self, currency: str = "USDT") -> AccountBalance:
+        """The swap account's balance through ccxt ``fetch_balance`` (MEXC ``account/assets``).
+
+        ccxt's unified balance keeps only free / used; equity, position margin and unrealized PnL come
+        from the raw asset row it carries in ``info``.  An account that lists no such currency holds 0.
+        """
+        self._require_keys()
+        balance = await self.call("fetch_balance")
+        rows = (balance.get("info") or {}).get("data") or []
+        row = next((r for r in rows if isinstance(r, dict) and r.get("currency") == currency), None)
+        if row is None:
+            return AccountBalance(currency, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+
+        def num(key: str) -> float:
+            try:
+                return float(row.get(key) or 0.0)
+            except (TypeError, ValueError):
+                raise ExchangeRejected(f"fetch_balance: MEXC sent a non-numeric {key}") from None
+
+        unified = balance.get(currency) or {}
+        available = float(unified["free"]) if unified.get("free") is not None else num("availableBalance")
+        return AccountBalance(currency=currency, available=available, equity=num("equity"),
+                              position_margin=num("positionMargin"), frozen=num("frozenBalance"),
+                              unrealized_pnl=num("unrealized"), cash=num("cashBalance"))
 
     async def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
         """A ccxt call with errors mapped to ExchangeUnavailable / ExchangeRejected (never echoing headers)."""

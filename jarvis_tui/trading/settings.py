@@ -36,6 +36,7 @@ class TradingSettings:
     slippage_pct: float = 0.02
     poll_s: float = 2.0
     price_source: str = "auto"  # auto: ccxt.pro watch_ticker, falling back to fetch_ticker polling
+    ws_retry_s: float = 60.0  # auto: while polling after a WebSocket failure, try the WebSocket again this often
     max_open_positions: int = 5
     max_total_notional_usdt: float = 500.0
     max_price_age_s: float = 10.0
@@ -58,8 +59,9 @@ class TradingSettings:
         return bool(os.environ.get(self.api_key_env)) and bool(os.environ.get(self.secret_env))
 
 
-_FLOAT_POSITIVE = ("position_usdt", "tp_pct", "sl_pct", "poll_s", "max_total_notional_usdt", "max_price_age_s",
-                   "paper_start_balance", "scan_interval_s", "exchange_timeout_s", "markets_max_age_s")
+_FLOAT_POSITIVE = ("position_usdt", "tp_pct", "sl_pct", "poll_s", "ws_retry_s", "max_total_notional_usdt",
+                   "max_price_age_s", "paper_start_balance", "scan_interval_s", "exchange_timeout_s",
+                   "markets_max_age_s")
 _KNOWN = set(TradingSettings.__dataclass_fields__)
 
 

@@ -8,35 +8,16 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from dataclasses import replace
 
 import pytest
 
 from jarvis_tui.core.clock import ManualClock
-from jarvis_tui.core.events import EventBus
 from jarvis_tui.trading.events import PositionsUpdated, TradingModeChanged
 from jarvis_tui.trading.guards import TradingRefused, require_live
 from jarvis_tui.trading.service import TradingService
 from tests.trading.mexc_server import TEST_KEY, TEST_SECRET
 
 BTC, ETH, SOL = "BTC/USDT:USDT", "ETH/USDT:USDT", "SOL/USDT:USDT"
-
-
-@pytest.fixture
-async def make_service(settings, tmp_path, live_env):
-    made: list[TradingService] = []
-
-    async def factory(*, live_flag=True, env=None, clock=None, **overrides) -> TradingService:
-        service = TradingService(replace(settings, **overrides), db_path=tmp_path / "jarvis.db", bus=EventBus(),
-                                 clock=clock or ManualClock(wall=1_767_571_200.0), live_flag=live_flag,
-                                 env=live_env if env is None else env)
-        await service.start(background=False)
-        made.append(service)
-        return service
-
-    yield factory
-    for service in made:
-        await service.stop()
 
 
 async def live_service(make_service, **overrides) -> TradingService:

@@ -3,17 +3,27 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import replace
+import functools
 from pathlib import Path
 
 import pytest
 
 from jarvis_tui.core.clock import ManualClock
-from jarvis_tui.core.events import EventBus
 from jarvis_tui.paths import data_file
-from jarvis_tui.trading.events import MarketDataStatus, PositionClosed, PositionsUpdated, SignalsUpdated
+from jarvis_tui.trading.events import (
+    MarketDataStatus,
+    PositionClosed,
+    PositionsUpdated,
+    SignalsUpdated,
+)
 from jarvis_tui.trading.guards import TradingRefused
-from jarvis_tui.trading.replay import ReplayClock, ReplayError, candle_ticks, play, read_ohlcv_csv
+from jarvis_tui.trading.replay import (
+    ReplayClock,
+    ReplayError,
+    candle_ticks,
+    play,
+    read_ohlcv_csv,
+)
 from jarvis_tui.trading.service import TradingService, replay_settings
 from jarvis_tui.trading.signals import SignalScanner, rsi, score_candles
 
@@ -22,19 +32,9 @@ BTC = "BTC/USDT:USDT"
 
 
 @pytest.fixture
-async def paper(settings, tmp_path):
-    made = []
-
-    async def factory(clock=None, db="jarvis.db", **overrides) -> TradingService:
-        service = TradingService(replace(settings, **overrides), db_path=tmp_path / db, bus=EventBus(),
-                                 clock=clock or ManualClock(wall=1_767_571_200.0))
-        await service.start(background=False)
-        made.append(service)
-        return service
-
-    yield factory
-    for service in made:
-        await service.stop()
+def paper(make_service):
+    """Paper services: no --live flag, no keys."""
+    return functools.partial(make_service, live_flag=False, env={})
 
 
 def drain(sub) -> list:

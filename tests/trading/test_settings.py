@@ -25,10 +25,12 @@ def test_defaults_are_the_users_parameters(tmp_path: Path) -> None:
 
 def test_values_and_relative_ledger_path(tmp_path: Path) -> None:
     config = load(tmp_path, '[trading]\npairs = ["BTC/USDT:USDT"]\nleverage = 5\nledger_path = "paper.db"\n'
-                            'exchange_base_url = "http://127.0.0.1:8000/"\nauto_trade = true\n')
+                            'exchange_base_url = "http://127.0.0.1:8000/"\nauto_trade = true\n'
+                            'ws_retry_s = 15\nexchange_ws_url = "ws://127.0.0.1:8001/edge"\n')
     s = config.section("trading")
     assert s.pairs == ("BTC/USDT:USDT",) and s.leverage == 5 and s.auto_trade
     assert s.ledger_path == tmp_path / "paper.db" and s.exchange_base_url == "http://127.0.0.1:8000"
+    assert s.ws_retry_s == 15.0 and s.exchange_ws_url == "ws://127.0.0.1:8001/edge"
 
 
 @pytest.mark.parametrize("body, message, line", [
@@ -38,6 +40,7 @@ def test_values_and_relative_ledger_path(tmp_path: Path) -> None:
     ('[trading]\npairs = ["BTCUSDT"]\n', "pairs must be a list like", 2),
     ('[trading]\nexchange_base_url = "ftp://x"\n', "http:// or https://", 2),
     ("[trading]\nsignal_threshold = 120\n", "between 0 and 100", 2),
+    ("[trading]\nws_retry_s = 0\n", "ws_retry_s must be > 0", 2),
 ])
 def test_errors_are_located(tmp_path: Path, body: str, message: str, line: int) -> None:
     with pytest.raises(ConfigError, match=message) as caught:
