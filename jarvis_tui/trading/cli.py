@@ -1,6 +1,6 @@
 """`jarvis trade ...`: the headless trading face.
 
-    jarvis trade status [--json] [--offline]
+    jarvis trade status [--json] [--offline] [--live]
     jarvis trade close SYMBOL [--fraction F] [--json] [--live --confirm LIVE]
     jarvis trade kill --confirm KILL [--live --confirm-live LIVE]
     jarvis trade replay FILE.csv [--speed X] [--symbol S] [--ledger PATH] [--json]
@@ -42,6 +42,9 @@ def _parser() -> argparse.ArgumentParser:
     status = sub.add_parser("status", help="mode, balance, positions and recent signals")
     status.add_argument("--json", action="store_true")
     status.add_argument("--offline", action="store_true", help="do not contact the exchange")
+    status.add_argument("--live", action="store_true",
+                        help="show the live MEXC account (balance, positions) read-only; keys from the env vars "
+                             "named by [trading] api_key_env / secret_env")
     close = sub.add_parser("close", help="close a position at market")
     close.add_argument("symbol")
     close.add_argument("--fraction", type=float, default=None, help="close only this fraction (0-1]")
@@ -95,6 +98,10 @@ def main(argv: list[str], config: Any = None) -> int:
         return int(exc.code or 0)
     if args.command is None:
         print("jarvis trade: missing command; use status, close SYMBOL, kill or replay FILE.csv", file=sys.stderr)
+        return EXIT_USAGE
+    if args.command == "status" and args.live and args.offline:
+        print("jarvis trade: --live reads the exchange account; it cannot be combined with --offline",
+              file=sys.stderr)
         return EXIT_USAGE
     if args.command == "close" and args.fraction is not None and not 0 < args.fraction <= 1:
         print("jarvis trade: --fraction must be in (0, 1]", file=sys.stderr)
@@ -165,9 +172,11 @@ def _when(ts: float) -> str:
 
 
 async def _status(args: argparse.Namespace, config: Any) -> int:
-    service = _service(config)
+    service = _service(config, live_flag=args.live)
     await service.start(background=False)
     try:
+        if args.live:
+            await service.view_live()  # flag + keys, read-only; refused (exit 3) when MEXC does not answer
         if not args.offline:
             try:
                 await asyncio.wait_for(service.refresh_once(), timeout=service.settings.exchange_timeout_s + 2)
@@ -183,6 +192,8 @@ async def _status(args: argparse.Namespace, config: Any) -> int:
             "mode": service.mode,
             "market_data": {"available": market.available, "source": market.source, "reason": market.reason},
             "markets_source": service.markets_source,
+            "read_only": service.live_read_only,
+            "balance_source": "exchange" if service.live is not None else "paper ledger",
             "balance": balance.to_dict(),
             "positions": [p.to_dict() for p in positions],
             "signals": [s.to_dict() for s in signals],
@@ -195,10 +206,17 @@ async def _status(args: argparse.Namespace, config: Any) -> int:
               json.dumps(_nan_to_none(payload)))
         return EXIT_OK
     market_line = "live" if market.available else market.reason or "market data unavailable"
-    print(f"mode {payload['mode']} · market data: {market_line} · markets: {payload['markets_source']}")
-    print(f"balance {balance.balance:.2f} USDT · equity {balance.equity:.2f} · uPnL {_fmt(balance.unrealized_pnl)} "
-          f"· realized {_fmt(balance.realized_pnl)} · {balance.open_positions} open · notional "
-          f"{balance.total_notional:.2f}")
+    mode = payload["mode"] + (" (read-only)" if service.live_read_only else "")
+    markets = payload["markets_source"]
+    if markets == "snapshot":
+        from jarvis_tui.trading.markets import snapshot_note
+
+        markets = f"snapshot ({snapshot_note()})"
+    print(f"mode {mode} · market data: {market_line} · markets: {markets}")
+    source = "MEXC swap account" if service.live is not None else "paper ledger"
+    print(f"balance {balance.balance:.2f} USDT ({source}) · equity {balance.equity:.2f} "
+          f"· uPnL {_fmt(balance.unrealized_pnl)} · realized {_fmt(balance.realized_pnl)} "
+          f"· {balance.open_positions} open · notional {balance.total_notional:.2f}")
     if positions:
         print("positions:")
         for p in positions:

@@ -56,9 +56,9 @@ class RedactingLogger(logging.LoggerAdapter):
         self.logger.log(level, text, **kwargs)  # type: ignore[arg-type]
 
 
-def require_live(*, live_flag: bool, api_key_env: str, secret_env: str, confirmation: str | None,
-                 env: Mapping[str, str] | None = None) -> Credentials:
-    """All three: the --live flag, both keys in the env vars named in config, the typed confirmation."""
+def require_live_keys(*, live_flag: bool, api_key_env: str, secret_env: str,
+                      env: Mapping[str, str] | None = None) -> Credentials:
+    """The --live flag and both keys in the env vars named in config (enough to READ the live account)."""
     env = os.environ if env is None else env
     if not live_flag:
         raise TradingRefused("live trading refused: start jarvis with --live to allow it (paper trading is the "
@@ -67,10 +67,17 @@ def require_live(*, live_flag: bool, api_key_env: str, secret_env: str, confirma
     if missing:
         raise TradingRefused(f"live trading refused: no API credentials; set the environment variable(s) "
                              f"{', '.join(missing)} (named by [trading] api_key_env / secret_env)", code="no-keys")
+    return Credentials(env[api_key_env], env[secret_env], source=f"${api_key_env}, ${secret_env}")
+
+
+def require_live(*, live_flag: bool, api_key_env: str, secret_env: str, confirmation: str | None,
+                 env: Mapping[str, str] | None = None) -> Credentials:
+    """All three: the --live flag, both keys in the env vars named in config, the typed confirmation."""
+    credentials = require_live_keys(live_flag=live_flag, api_key_env=api_key_env, secret_env=secret_env, env=env)
     if (confirmation or "").strip() != LIVE_CONFIRMATION:
         raise TradingRefused(f"live trading refused: type {LIVE_CONFIRMATION} exactly to confirm real-money orders",
                              code="no-confirmation")
-    return Credentials(env[api_key_env], env[secret_env], source=f"${api_key_env}, ${secret_env}")
+    return credentials
 
 
 def require_kill_confirmation(confirmation: str | None) -> None:

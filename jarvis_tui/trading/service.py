@@ -31,7 +31,13 @@ from jarvis_tui.trading.events import (
     SignalsUpdated,
     TradingModeChanged,
 )
-from jarvis_tui.trading.exchange import ExchangeGateway, ExchangeRejected, ExchangeUnavailable, MarketDataState
+from jarvis_tui.trading.exchange import (
+    AccountBalance,
+    ExchangeGateway,
+    ExchangeRejected,
+    ExchangeUnavailable,
+    MarketDataState,
+)
 from jarvis_tui.trading.guards import (
     RiskLimits,
     TradingRefused,
@@ -39,6 +45,7 @@ from jarvis_tui.trading.guards import (
     check_price_fresh,
     require_kill_confirmation,
     require_live,
+    require_live_keys,
 )
 from jarvis_tui.trading.ledger import PaperLedger
 from jarvis_tui.trading.live import KillReport, LiveTrader
@@ -87,6 +94,8 @@ class TradingService:
         self.ledger = PaperLedger(self.db_path)
         self.engine: PaperEngine | None = None
         self.live: LiveTrader | None = None
+        self.live_read_only = False  # the live account is shown (status --live) but orders stay refused
+        self.live_balance: AccountBalance | None = None  # the exchange's, refreshed by refresh_live()
         self.scanner = SignalScanner(settings.signal_threshold, settings.recent_signals)
         self.market_data = MarketDataState()
         self.limits = RiskLimits(settings.max_open_positions, settings.max_total_notional_usdt,
@@ -162,11 +171,14 @@ class TradingService:
         return [p.view(stale=self._is_stale(p.mark_ts)) for p in self._engine().open_positions()]
 
     def balance(self) -> BalanceView:
+        """Paper: the ledger's wallet.  Live: the MEXC swap account's USDT (``account/assets``), as last fetched."""
         if self.live is not None:
             views = self.positions()
-            upnl = sum(v.unrealized_pnl for v in views)
-            margin = sum(v.margin for v in views)
-            return BalanceView(mode=LIVE, balance=float("nan"), equity=float("nan"), unrealized_pnl=upnl,
+            account = self.live_balance
+            upnl = account.unrealized_pnl if account else sum(v.unrealized_pnl for v in views)
+            margin = account.position_margin if account else sum(v.margin for v in views)
+            return BalanceView(mode=LIVE, balance=account.available if account else float("nan"),
+                               equity=account.equity if account else float("nan"), unrealized_pnl=upnl,
                                realized_pnl=sum(v.realized_pnl for v in views), margin_used=margin,
                                open_positions=len(views), total_notional=sum(v.notional for v in views))
         return self._engine().balance_view()
@@ -270,7 +282,9 @@ class TradingService:
         while True:
             try:
                 await gateway.run_price_feed(quote_in, poll_s=self.settings.poll_s,
-                                             source=self.settings.price_source, on_status=status)
+                                             source=self.settings.price_source, on_status=status,
+                                             ws_retry_s=self.settings.ws_retry_s,
+                                             stall_s=self.settings.max_price_age_s)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # keep the feed alive; the state already says unavailable
@@ -302,9 +316,25 @@ class TradingService:
 
     # ------------------------------------------------------------ actions
     async def enable_live(self, confirmation: str) -> None:
+        """LIVE with orders: the --live flag, the keys and the typed confirmation "LIVE"."""
         credentials = require_live(live_flag=self.live_flag, api_key_env=self.settings.api_key_env,
                                    secret_env=self.settings.secret_env, confirmation=confirmation, env=self._env)
+        await self._connect_live(credentials, read_only=False)
+
+    async def view_live(self) -> None:
+        """LIVE read-only (``jarvis trade status --live``): the flag and the keys; every order stays refused."""
+        credentials = require_live_keys(live_flag=self.live_flag, api_key_env=self.settings.api_key_env,
+                                        secret_env=self.settings.secret_env, env=self._env)
+        await self._connect_live(credentials, read_only=True)
+
+    async def _connect_live(self, credentials: Any, *, read_only: bool) -> None:
         s = self.settings
+        # The price feed and the scanner hold the old gateway: stop them, and restart them on the new one.
+        feeds = [t for t in self._tasks if t.get_name() in ("trading-prices", "trading-scanner")]
+        for task in feeds:
+            task.cancel()
+        await asyncio.gather(*feeds, return_exceptions=True)
+        self._tasks = [t for t in self._tasks if t not in feeds]
         if self.gateway is not None:
             await self.gateway.close()
         self.gateway = ExchangeGateway(pairs=s.pairs, credentials=credentials, base_url=s.exchange_base_url,
@@ -312,17 +342,34 @@ class TradingService:
                                        markets_cache_dir=s.markets_cache_dir, clock=self.clock)
         self.live = LiveTrader(self.gateway, ledger=self.ledger, leverage=s.leverage, margin_usdt=s.position_usdt,
                                tp_pct=s.tp_pct, sl_pct=s.sl_pct, clock=self.clock)
+        self.live_read_only = read_only
         try:
-            await self.live.refresh_positions()
+            await self.refresh_live()
         except (ExchangeUnavailable, ExchangeRejected) as exc:
-            self.live = None
-            raise TradingRefused(f"live trading refused: MEXC did not answer the positions check ({exc})",
+            self.live, self.live_balance, self.live_read_only = None, None, False
+            raise TradingRefused(f"live trading refused: MEXC did not answer the account check ({exc})",
                                  code="exchange") from None
-        self.bus.publish(TradingModeChanged(mode=LIVE, reason="confirmed"))
+        finally:
+            if feeds:
+                self._tasks.append(asyncio.create_task(self._price_feed(), name="trading-prices"))
+                self._tasks.append(asyncio.create_task(self._scan_loop(), name="trading-scanner"))
+        self.bus.publish(TradingModeChanged(mode=LIVE, reason="read-only" if read_only else "confirmed"))
         self._publish_positions(force=True)
 
+    async def refresh_live(self) -> None:
+        """Re-read the live positions and the swap account balance from MEXC."""
+        if self.live is None or self.gateway is None:
+            raise TradingRefused("live mode is not enabled", code="mode")
+        await self.live.refresh_positions()
+        self.live_balance = await self.gateway.fetch_account_balance()
+
+    def _require_orders_allowed(self) -> None:
+        if self.live is not None and self.live_read_only:
+            raise TradingRefused("order refused: the live account is open read-only; confirm LIVE to place orders",
+                                 code="read-only")
+
     async def disable_live(self) -> None:
-        self.live = None
+        self.live, self.live_balance, self.live_read_only = None, None, False
         self.bus.publish(TradingModeChanged(mode=PAPER, reason="switched back"))
         self._publish_positions(force=True)
 
@@ -337,6 +384,7 @@ class TradingService:
         symbol = self.resolve_symbol(symbol)
         if side not in ("long", "short"):
             raise TradingRefused(f"order refused: side must be long or short, not {side!r}", code="side")
+        self._require_orders_allowed()
         s = self.settings
         price = self._price_for(symbol)
         engine = self._engine()
@@ -378,6 +426,7 @@ class TradingService:
         return view
 
     async def close_position(self, symbol_or_id: str, *, fraction: float | None = None) -> CloseResult | list[Any]:
+        self._require_orders_allowed()
         if self.live is not None:
             symbol = self.resolve_symbol(symbol_or_id.split(":")[0] if symbol_or_id.count(":") > 1 else symbol_or_id)
             result = await self.live.close_position(symbol)
@@ -397,6 +446,7 @@ class TradingService:
     async def kill(self, confirmation: str) -> KillReport:
         """Close every position and cancel every order (typed confirmation: KILL)."""
         require_kill_confirmation(confirmation)
+        self._require_orders_allowed()
         if self.live is not None:
             report = await self.live.kill()
             try:

@@ -36,6 +36,14 @@ class MexcState:
     orders: dict[str, dict[str, Any]] = field(default_factory=dict)
     plan_orders: dict[str, dict[str, Any]] = field(default_factory=dict)
     positions: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
+    # GET account/assets rows, in MEXC's field set (availableBalance = cashBalance - positionMargin - frozenBalance,
+    # equity = cashBalance + unrealized)
+    assets: list[dict[str, Any]] = field(default_factory=lambda: [
+        {"currency": "USDT", "positionMargin": 9.7, "availableBalance": 812.3456, "cashBalance": 822.0456,
+         "frozenBalance": 0, "equity": 822.5, "unrealized": 0.4544, "bonus": 0, "availableCash": 812.3456,
+         "availableOpen": 812.3456},
+        {"currency": "BTC", "positionMargin": 0, "availableBalance": 0, "cashBalance": 0, "frozenBalance": 0,
+         "equity": 0, "unrealized": 0, "bonus": 0, "availableCash": 0, "availableOpen": 0}])
     requests: list[tuple[str, str, Any]] = field(default_factory=list)  # (method, path, body)
     headers_seen: list[dict[str, str]] = field(default_factory=list)
     down: bool = False  # every request: connection closed without an answer
@@ -144,6 +152,8 @@ class MexcHandler(BaseHTTPRequestHandler):
             times = [1767571200 + 60 * i for i in range(30)]
             return _ok({"time": times, "open": [price] * 30, "close": [price] * 30, "high": [price] * 30,
                         "low": [price] * 30, "vol": [100.0] * 30, "amount": [price * 100] * 30})
+        if path == "/api/v1/private/account/assets":
+            return _ok(s.assets)
         if path == "/api/v1/private/position/open_positions":
             return _ok([p for p in s.positions.values() if p["holdVol"] > 0])
         if path == "/api/v1/private/order/create":
