@@ -91,6 +91,17 @@ def snapshot_path() -> Path:
     return data_file(SNAPSHOT_NAME)
 
 
+def snapshot_note() -> str:
+    """How to read the shipped snapshot: 'representative, not live' unless `snapshot --live` rewrote it."""
+    try:
+        provenance = json.loads(snapshot_path().read_text("utf-8")).get("provenance") or {}
+    except (OSError, ValueError, AttributeError):
+        provenance = {}
+    if provenance.get("live"):
+        return f"read from MEXC {provenance.get('fetched_at') or ''}".strip()
+    return "representative, not live"
+
+
 def default_cache_dir() -> Path:
     base = os.environ.get("XDG_CACHE_HOME")
     return (Path(base) if base else Path.home() / ".cache") / "jarvis-tui"
