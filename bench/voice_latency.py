@@ -46,7 +46,7 @@ def rss_mb() -> float:
 def make_clip(workdir: Path) -> tuple[Path, bytes]:
     wav22, wav = workdir / "u22.wav", workdir / "u.wav"
     subprocess.run(["espeak-ng", "-s", "140", "-w", str(wav22), UTTERANCE], check=True, capture_output=True)
-    subprocess.run(["sox", str(wav22), "-r", "16000", "-c", "1", "-b", "16", str(wav), "pad", "0.2", "0"],
+    subprocess.run(["sox", "-D", str(wav22), "-r", "16000", "-c", "1", "-b", "16", str(wav), "pad", "0.2", "0"],
                    check=True, capture_output=True)
     from jarvis_tui.voice.stt import read_wav
 

@@ -48,7 +48,10 @@ def make_speech(speech_dir: Path) -> Callable[[str], Path]:
             raw = speech_dir / f"{stem}-22k.wav"
             out = speech_dir / f"{stem}.wav"
             subprocess.run([espeak, "-s", "140", "-w", str(raw), text], check=True, capture_output=True)
-            subprocess.run([sox, str(raw), "-r", "16000", "-c", "1", "-b", "16", str(out), "pad", "0.3", "0.3"],
+            # -D: no dither.  sox dithers with a randomly seeded generator by default, so every run
+            # made a slightly different clip, and tiny.en heard "run the benchmark" three different
+            # ways (1 run in 5 not a command).  Whisper itself is deterministic on a fixed input.
+            subprocess.run([sox, "-D", str(raw), "-r", "16000", "-c", "1", "-b", "16", str(out), "pad", "0.3", "0.3"],
                            check=True, capture_output=True)
             made[text] = out
         return made[text]

@@ -55,14 +55,16 @@ def test_text_output_with_a_correction(gpu_question_wav: Path, tmp_path: Path,
 
 
 def test_real_mis_hearing_still_reaches_the_command(make_speech, capsys: pytest.CaptureFixture[str]) -> None:
-    # tiny.en (int8, not bit-deterministic across runs) hears espeak-ng's "benchmark" either
-    # right or as "Manchmark"; the dictionary entry makes both run the benchmark.
-    code = run_voice_test(str(make_speech("Jarvis, run the benchmark.")), False, VoiceSettings())
+    # tiny.en hears espeak-ng's "open positions" as "Open Position": the same words, the plural
+    # lost.  That was so for every one of 40 randomly dithered versions of the clip and at two
+    # speaking rates, so this is a stable mis-hearing, not a coin toss (the old phrase, "run the
+    # benchmark", came out three ways, one of them "Run-per-man-chmark", no command).
+    code = run_voice_test(str(make_speech("Jarvis, open positions.")), False, VoiceSettings())
     out = capsys.readouterr().out
     assert code == EXIT_OK
-    if "Manchmark" in out:
-        assert "(manchmark -> benchmark)" in out
-    assert "command:    run_benchmark  score 100" in out
+    transcript = next(line for line in out.splitlines() if line.startswith("transcript: ")).lower()
+    assert "open position" in transcript and "positions" not in transcript, transcript
+    assert "command:    show_positions  score 96" in out
 
 
 def test_no_command_says_where_the_text_goes(make_speech, capsys: pytest.CaptureFixture[str]) -> None:
