@@ -135,10 +135,10 @@ class Store:
         try:
             self._db = await aiosqlite.connect(self.path, isolation_level=None)
             self._db.row_factory = aiosqlite.Row
-            await self._db.execute("PRAGMA journal_mode=WAL")
-            await self._db.execute("PRAGMA synchronous=NORMAL")
-            await self._db.execute("PRAGMA foreign_keys=ON")
-            await self._db.execute("PRAGMA busy_timeout=5000")
+            # One round trip to the connection's thread, not four; the busy timeout comes first
+            # so that switching to WAL waits for another process's lock instead of failing.
+            await self._db.executescript("PRAGMA busy_timeout=5000; PRAGMA journal_mode=WAL; "
+                                         "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;")
             await self._migrate()
         except aiosqlite.DatabaseError as exc:
             await self.close()

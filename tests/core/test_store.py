@@ -15,8 +15,11 @@ async def test_fresh_database_is_wal_and_fully_migrated(tmp_path: Path) -> None:
     await store.open()
     try:
         assert await store.schema_version() == len(migration_scripts())
-        async with store.db.execute("PRAGMA journal_mode") as cursor:
-            assert (await cursor.fetchone())[0] == "wal"
+        settings = {}
+        for pragma in ("journal_mode", "synchronous", "foreign_keys", "busy_timeout"):
+            async with store.db.execute(f"PRAGMA {pragma}") as cursor:
+                settings[pragma] = (await cursor.fetchone())[0]
+        assert settings == {"journal_mode": "wal", "synchronous": 1, "foreign_keys": 1, "busy_timeout": 5000}
     finally:
         await store.close()
 
