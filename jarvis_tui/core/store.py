@@ -156,9 +156,8 @@ class Store:
                 pass
 
     async def schema_version(self) -> int:
-        async with self.db.execute("PRAGMA user_version") as cursor:
-            row = await cursor.fetchone()
-        return int(row[0])
+        rows = await self.db.execute_fetchall("PRAGMA user_version")  # one round trip, not three
+        return int(next(iter(rows))[0])
 
     async def _migrate(self) -> None:
         current = await self.schema_version()
