@@ -23,8 +23,10 @@ from textual import on
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Container
+from textual.reactive import Reactive
+from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Footer, Tab, Tabs
+from textual.widgets import Tab, Tabs
 
 from jarvis_tui.core.clock import SYSTEM_CLOCK, Clock
 from jarvis_tui.core.events import (
@@ -52,6 +54,7 @@ from jarvis_tui.ui.messages import (
     ConversationLoaded,
     ConversationsLoaded,
     CoreFailed,
+from jarvis_tui.ui.key_bar import KeyBar
     CoreReady,
     EventBatch,
 )
@@ -112,6 +115,18 @@ class JarvisApp(App[int]):
     VERTICAL_BREAKPOINTS = [(0, "-short"), (34, "-tall")]
     COMMANDS = App.COMMANDS | {JarvisCommands}
     ENABLE_COMMAND_PALETTE = True
+
+class CockpitScreen(Screen[Any]):
+    """The cockpit's main screen.
+
+    Textual's ``Screen.focused`` is a reactive that repaints the whole screen on every focus change, and every
+    pane switch moves focus: a full 160x48 repaint costs ~35 ms on a small machine (docs/benchmarks.md).  The
+    widgets that gain or lose focus restyle and repaint themselves (``:focus``), and the pane border is restyled
+    by ``JarvisApp._mark_active``, so the rest of the screen need not be redrawn.
+    """
+
+    focused: Reactive[Widget | None] = Reactive(None, repaint=False)
+
 
     BINDINGS = [
         Binding("q", "quit", "Quit", group=QUIT_GROUP),
@@ -174,14 +189,16 @@ class JarvisApp(App[int]):
             yield GpuPane(id="gpu", classes="pane")
             yield ConsensusPane(self.numbers, id="consensus", classes="pane")
             yield PositionsPane(id="positions", classes="pane")
-        yield Footer()
+        yield KeyBar(id="key-bar")
+
+    def get_default_screen(self) -> Screen[Any]:
+        return CockpitScreen(id="_default")
 
     def on_mount(self) -> None:
         for index, (pane_id, title) in enumerate(PANES, 1):
             pane = self.query_one(f"#{pane_id}")
             pane.border_title = f"{index} {title}"
         self.status_bar.set(db_path=self._display_db_path(), voice=self._voice_off_text())
-        self._start_pumps()
         self.query_one(ChatPane).input.focus()
         self.set_interval(NODE_REFRESH_S, self._refresh_nodes)
         for warning in getattr(self.config, "warnings", ()):
@@ -201,6 +218,8 @@ class JarvisApp(App[int]):
     @property
     def chat(self) -> ChatPane:
         return self.query_one(ChatPane)
+        # Subscriptions first, so no event of the start-up is missed; then the core.
+        self._start_pumps()
 
     def _display_db_path(self) -> str:
         path = str(self.config.store.path)
@@ -345,8 +364,7 @@ class JarvisApp(App[int]):
     async def _on_TokenDelta(self, event: TokenDelta) -> None:  # noqa: N802
         entry = self.chat.pending
         if entry is not None and entry.request_id == event.request_id:
-            await entry.write(event.text)
-            self.chat.follow()
+            await entry.write(event.text)  # the entry hands it to Markdown and follows, at most every 100 ms
 
     def _on_RequestFinished(self, event: RequestFinished) -> None:  # noqa: N802
         self._nodes_dirty = True
@@ -645,9 +663,7 @@ class JarvisApp(App[int]):
     def focus_pane(self, pane_id: str) -> None:
         if pane_id in self.hidden_panes:
             self.toggle_pane(pane_id)
-        for other in PANE_IDS:
-            self._pane(other).set_class(other == pane_id, "-active")
-        self.active_pane = pane_id
+        self._mark_active(pane_id)
         tabs = self.query_one(Tabs)
         if tabs.active != f"tab-{pane_id}":
             tabs.active = f"tab-{pane_id}"
@@ -663,6 +679,24 @@ class JarvisApp(App[int]):
             if widget.focusable and widget.display:
                 return widget
         return None
+
+    def _mark_active(self, pane_id: str) -> None:
+        """Move the ``-active`` class to ``pane_id``.
+
+        In styles/jarvis.tcss ``-active`` styles the pane itself only (its border, and its display when zoomed or
+        on a small terminal); no rule styles a descendant through it.  ``set_class`` would restyle each pane's
+        whole subtree (~50-150 nodes, tens of ms per key), so the class moves without an update and only the
+        panes whose class changed are restyled.
+        """
+        changed = []
+        for other in PANE_IDS:
+            pane = self._pane(other)
+            if pane.has_class("-active") != (other == pane_id):
+                pane.set_class(other == pane_id, "-active", update=False)
+                changed.append(pane)
+        if changed:
+            self.stylesheet.update_nodes(changed, animate=False)
+        self.active_pane = pane_id
 
     def action_pane(self, number: int) -> None:
         pane_id = PANE_IDS[number - 1]
@@ -709,9 +743,7 @@ class JarvisApp(App[int]):
         for pane_id in PANE_IDS:
             if self._pane(pane_id) in widget.ancestors_with_self:
                 if pane_id != self.active_pane or not self._pane(pane_id).has_class("-active"):
-                    for other in PANE_IDS:
-                        self._pane(other).set_class(other == pane_id, "-active")
-                    self.active_pane = pane_id
+                    self._mark_active(pane_id)
                     tabs = self.query_one(Tabs)
                     if tabs.active != f"tab-{pane_id}":
                         tabs.active = f"tab-{pane_id}"

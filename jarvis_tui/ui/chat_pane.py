@@ -26,6 +26,10 @@ from rich.text import Text
 from jarvis_tui.ui.cells import Numbers, plain, safe_block
 
 HISTORY_LIMIT = 200
+# How often a streaming answer is handed to the Markdown widget.  Every hand-over re-parses the last block,
+# relayouts the chat log and repaints it; at the bus frame (40 ms) that cost most of the cockpit's CPU under
+# a fast stream and delayed keypresses behind it (docs/benchmarks.md).  10 updates a second still reads as live.
+STREAM_FLUSH_S = 0.1
 
 
 class PromptInput(TextArea):
@@ -130,6 +134,8 @@ class AnswerEntry(Vertical):
         self.request_id: str | None = None
         self.streamed: list[str] = []
         self.notes: list[str] = []  # fallback history: "M2 refused"
+        self._unflushed: list[str] = []  # streamed text not yet handed to the Markdown stream
+        self._flush_timer: Any = None
 
     def compose(self) -> ComposeResult:
         yield self.label
@@ -141,6 +147,7 @@ class AnswerEntry(Vertical):
 
     async def begin(self, request_id: str, node: str, model: str) -> None:
         """A (new) attempt started: reset the body and open a stream for it."""
+        self._unflushed.clear()  # the failed attempt's tail: the body is reset anyway
         await self._close_stream()
         if self.streamed:
             await self.body.update("")
@@ -156,11 +163,30 @@ class AnswerEntry(Vertical):
         self.stream = self._markdown.get_stream(self.body)
 
     async def write(self, fragment: str) -> None:
+        """Queue a fragment; the Markdown stream gets the queued text at most every ``STREAM_FLUSH_S``."""
+        safe = safe_block(fragment)
+        if not safe:
+            return
+        self.streamed.append(safe)
+        self._unflushed.append(safe)
+        if self._flush_timer is None:
+            self._flush_timer = self.set_timer(STREAM_FLUSH_S, self._flush)
+
+    async def _flush(self) -> None:
+        if self._flush_timer is not None:
+            self._flush_timer.stop()
+            self._flush_timer = None
+        if not self._unflushed:
+            return
+        text = "".join(self._unflushed)
+        self._unflushed.clear()
         if self.stream is None:
             self.stream = self._markdown.get_stream(self.body)
-        safe = safe_block(fragment)
-        self.streamed.append(safe)
-        await self.stream.write(safe)
+        await self.stream.write(text)
+        for ancestor in self.ancestors:
+            if isinstance(ancestor, ChatPane):
+                ancestor.follow()
+                break
 
     def attempt_failed(self, node: str, outcome: str) -> None:
         self.notes.append(f"{node} {outcome}")
@@ -184,6 +210,7 @@ class AnswerEntry(Vertical):
         self.label.update(plain(message, 400))
 
     async def _close_stream(self) -> None:
+        await self._flush()
         if self.stream is not None:
             stream, self.stream = self.stream, None
             await stream.stop()

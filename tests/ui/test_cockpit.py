@@ -9,6 +9,7 @@ from textual import events
 
 from jarvis_tui.ui.app import PANE_IDS, JarvisApp
 from jarvis_tui.ui.chat_pane import AnswerEntry, UserEntry
+from jarvis_tui.ui.key_bar import KeyBar
 from jarvis_tui.ui.screens.conversations_screen import ConversationsScreen
 from jarvis_tui.ui.screens.help_screen import HelpScreen
 from jarvis_tui.ui.screens.node_detail_screen import NodeDetailScreen
@@ -105,6 +106,12 @@ async def test_number_keys_focus_and_zoom_panes_tab_moves_focus(cluster):
             await pilot.press(number)
             assert app.active_pane == pane_id
             assert app.query_one(f"#{pane_id}").has_class("-active")
+            # _mark_active restyles the panes alone: the highlight must still be applied, and moved.
+            borders = {p: app.query_one(f"#{p}").styles.border_top for p in PANE_IDS}
+            assert [p for p in PANE_IDS if borders[p] == borders[pane_id]] == [pane_id]
+            assert [p for p in PANE_IDS if app.query_one(f"#{p}").has_class("-active")] == [pane_id]
+            if pane_id == "nodes":  # the key bar shows the focused pane's bindings
+                await wait_for(pilot, lambda: "Sort" in app.query_one(KeyBar).render().plain, what="Sort key")
         app.set_focus(None)
         await pilot.press("2")
         assert pane_of(app) == "nodes"
@@ -118,6 +125,31 @@ async def test_number_keys_focus_and_zoom_panes_tab_moves_focus(cluster):
         assert app.focused is not before
         await pilot.press("shift+tab")
         assert app.focused is before
+
+
+def test_active_class_styles_only_the_pane_itself():
+    """JarvisApp._mark_active restyles the panes alone; a rule styling a descendant through -active would go stale."""
+    from jarvis_tui.paths import styles_dir
+
+    css = re.sub(r"/\*.*?\*/", "", (styles_dir() / "jarvis.tcss").read_text(), flags=re.S)
+    for block in re.findall(r"([^{}]+)\{", css):
+        for selector in block.split(","):
+            parts = selector.split()
+            for i, part in enumerate(parts):
+                if ".pane" in part and "-active" in part:
+                    assert i == len(parts) - 1, f"descendant styled through .pane.-active: {selector.strip()}"
+
+
+async def test_key_bar_click_presses_the_key(cluster):
+    config, _ = cluster(count=1)
+    app = JarvisApp(config, services=frozenset())
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        bar = app.query_one(KeyBar)
+        bar.render()
+        start = next(x for x, _end, key in bar._hits if key == "f1")  # the chat input has focus: "?" is text
+        await pilot.click(KeyBar, offset=(start, 0))
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen), what="help screen")
 
 
 async def test_small_terminal_shows_one_pane_with_tabs(cluster):

@@ -1,0 +1,118 @@
+"""The footer: every active binding on one line, drawn by ONE widget.
+
+Textual's ``Footer`` recomposes itself (removes and mounts ~20 ``FooterKey``
+widgets, each restyled) whenever the focused widget changes, and the new
+children force a layout pass and a full-screen repaint.  In the cockpit every
+pane switch moves focus, so that recomposition was the largest single cost of a
+keypress (measured in docs/benchmarks.md).  ``KeyBar`` renders the same content
+(grouped keys such as ``12345 Pane``, the command palette key on the right) as
+one ``Text`` and only repaints its own line, and only when the shown bindings
+actually changed.  A click on a key presses it, as in the Footer.
+"""
+
+from __future__ import annotations
+
+from itertools import groupby
+from typing import Any
+
+from rich.text import Text
+from textual import events
+from textual.screen import Screen
+from textual.widget import Widget
+
+Entry = tuple[str, str, str, bool]  # key to press, key as shown, description, enabled
+
+
+class KeyBar(Widget):
+    """One-line footer of the screen's active bindings (see the module docstring)."""
+
+    ALLOW_SELECT = False
+    COMPONENT_CLASSES = {"key-bar--key", "key-bar--description", "key-bar--disabled"}
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._groups: tuple[tuple[tuple[Entry, ...], str], ...] = ()
+        self._palette: Entry | None = None
+        self._hits: list[tuple[int, int, str]] = []  # (start x, end x, key) of each key drawn
+
+    def on_mount(self) -> None:
+        self.screen.bindings_updated_signal.subscribe(self, self._bindings_changed)
+        self._bindings_changed(self.screen)
+
+    def on_unmount(self) -> None:
+        self.screen.bindings_updated_signal.unsubscribe(self)
+
+    def _bindings_changed(self, screen: Screen[Any]) -> None:
+        if not self.is_attached or screen is not self.screen:
+            return
+        groups, palette = self._collect(screen)
+        if (groups, palette) != (self._groups, self._palette):
+            self._groups, self._palette = groups, palette
+            self.refresh()
+
+    def _collect(self, screen: Screen[Any]) -> tuple[tuple[tuple[tuple[Entry, ...], str], ...], Entry | None]:
+        """The bindings as Footer shows them: one per action, grouped bindings as keys + group label."""
+        app = self.app
+        active = screen.active_bindings
+        by_action: dict[str, list[tuple[Any, bool]]] = {}
+        for _node, binding, enabled, _tooltip in active.values():
+            if binding.show:
+                by_action.setdefault(binding.action, []).append((binding, enabled))
+        groups: list[tuple[tuple[Entry, ...], str]] = []
+        for group, runs in groupby(by_action.values(), lambda run: run[0][0].group):
+            runs = list(runs)
+            entries = tuple((b.key, app.get_key_display(b), b.description, enabled) for b, enabled in
+                            (run[0] for run in runs))
+            if group is not None and len(runs) > 1:
+                groups.append((entries, group.description))
+            else:
+                groups.extend(((entry,), "") for entry in entries)
+        palette: Entry | None = None
+        if app.ENABLE_COMMAND_PALETTE and app.COMMAND_PALETTE_BINDING in active:
+            _node, binding, enabled, _tooltip = active[app.COMMAND_PALETTE_BINDING]
+            palette = (binding.key, app.get_key_display(binding), binding.description, enabled)
+        return tuple(groups), palette
+
+    def render(self) -> Text:
+        key_style = self.get_component_rich_style("key-bar--key", partial=True)
+        description_style = self.get_component_rich_style("key-bar--description", partial=True)
+        disabled_style = self.get_component_rich_style("key-bar--disabled", partial=True)
+        line = Text(no_wrap=True, overflow="crop", end="")
+        hits: list[tuple[int, int, str]] = []
+
+        def key(entry: Entry, shown: str) -> None:
+            start = len(line)
+            line.append(shown, key_style if entry[3] else key_style + disabled_style)
+            hits.append((start, len(line), entry[0]))
+
+        for entries, label in self._groups:
+            if label:  # a compact group: "12345 Pane"
+                line.append(" ")
+                for entry in entries:
+                    key(entry, entry[1])
+                line.append(f" {label} ", description_style)
+            else:
+                entry = entries[0]
+                key(entry, f" {entry[1]} ")
+                line.append(f"{entry[2]} ", description_style if entry[3] else description_style + disabled_style)
+        if self._palette is not None:
+            tail = Text(no_wrap=True, end="")
+            tail.append("▏", description_style)
+            palette_hits: list[tuple[int, int, str]] = []
+            start = len(tail)
+            tail.append(self._palette[1], key_style)
+            palette_hits.append((start, len(tail), self._palette[0]))
+            tail.append(f"{self._palette[2]} ", description_style)
+            offset = max(len(line) + 1, self.size.width - len(tail))
+            line.append(" " * (offset - len(line)))
+            hits += [(offset + a, offset + b, press) for a, b, press in palette_hits]
+            line.append_text(tail)
+        self._hits = hits
+        return line
+
+    def on_click(self, event: events.Click) -> None:
+        for start, end, press in self._hits:
+            if start <= event.x < end:
+                event.stop()
+                self.app.simulate_key(press)
+                return
