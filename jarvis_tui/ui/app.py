@@ -46,6 +46,7 @@ from jarvis_tui.ui.chat_pane import ChatPane, PromptInput, answer_label
 from jarvis_tui.ui.commands import JarvisCommands, PaletteCommand
 from jarvis_tui.ui.consensus_pane import ConsensusPane
 from jarvis_tui.ui.gpu_pane import GpuPane
+from jarvis_tui.ui.key_bar import KeyBar
 from jarvis_tui.ui.messages import (
     ActionDone,
     AskCompleted,
@@ -54,7 +55,6 @@ from jarvis_tui.ui.messages import (
     ConversationLoaded,
     ConversationsLoaded,
     CoreFailed,
-from jarvis_tui.ui.key_bar import KeyBar
     CoreReady,
     EventBatch,
 )
@@ -108,14 +108,6 @@ def _optional_event_types() -> dict[str, tuple[type[Event], ...]]:
     return found
 
 
-class JarvisApp(App[int]):
-    CSS_PATH = str(styles_dir() / "jarvis.tcss")
-    TITLE = "jarvis"
-    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
-    VERTICAL_BREAKPOINTS = [(0, "-short"), (34, "-tall")]
-    COMMANDS = App.COMMANDS | {JarvisCommands}
-    ENABLE_COMMAND_PALETTE = True
-
 class CockpitScreen(Screen[Any]):
     """The cockpit's main screen.
 
@@ -127,6 +119,14 @@ class CockpitScreen(Screen[Any]):
 
     focused: Reactive[Widget | None] = Reactive(None, repaint=False)
 
+
+class JarvisApp(App[int]):
+    CSS_PATH = str(styles_dir() / "jarvis.tcss")
+    TITLE = "jarvis"
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (34, "-tall")]
+    COMMANDS = App.COMMANDS | {JarvisCommands}
+    ENABLE_COMMAND_PALETTE = True
 
     BINDINGS = [
         Binding("q", "quit", "Quit", group=QUIT_GROUP),
@@ -209,6 +209,8 @@ class CockpitScreen(Screen[Any]):
     def _after_first_paint(self) -> None:
         if self.first_paint_s is None:
             self.first_paint_s = time.perf_counter() - self.started_at
+        # Subscriptions first, so no event of the start-up is missed; then the core.
+        self._start_pumps()
         self.run_worker(self._start_core(), name="core-start", group="core", exit_on_error=False)
 
     @property
@@ -218,8 +220,6 @@ class CockpitScreen(Screen[Any]):
     @property
     def chat(self) -> ChatPane:
         return self.query_one(ChatPane)
-        # Subscriptions first, so no event of the start-up is missed; then the core.
-        self._start_pumps()
 
     def _display_db_path(self) -> str:
         path = str(self.config.store.path)
@@ -671,15 +671,6 @@ class CockpitScreen(Screen[Any]):
         if target is not None:
             target.focus()
 
-    def _focus_target(self, pane_id: str) -> Widget | None:
-        pane = self._pane(pane_id)
-        if pane_id == "chat":
-            return self.chat.input
-        for widget in pane.query("*"):
-            if widget.focusable and widget.display:
-                return widget
-        return None
-
     def _mark_active(self, pane_id: str) -> None:
         """Move the ``-active`` class to ``pane_id``.
 
@@ -697,6 +688,15 @@ class CockpitScreen(Screen[Any]):
         if changed:
             self.stylesheet.update_nodes(changed, animate=False)
         self.active_pane = pane_id
+
+    def _focus_target(self, pane_id: str) -> Widget | None:
+        pane = self._pane(pane_id)
+        if pane_id == "chat":
+            return self.chat.input
+        for widget in pane.query("*"):
+            if widget.focusable and widget.display:
+                return widget
+        return None
 
     def action_pane(self, number: int) -> None:
         pane_id = PANE_IDS[number - 1]
