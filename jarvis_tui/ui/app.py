@@ -41,6 +41,14 @@ from jarvis_tui.core.events import (
 from jarvis_tui.core.text import one_line
 from jarvis_tui.paths import styles_dir
 from jarvis_tui.ui.bridge import FRAME_S, BusPump
+from jarvis_tui.ui.bench_proposal import (
+    ProposalApplied,
+    ProposalFailed,
+    ProposalReady,
+    apply_live,
+    cannot_apply_reason,
+    write_proposal,
+)
 from jarvis_tui.ui.cells import Numbers
 from jarvis_tui.ui.chat_pane import ChatPane, PromptInput, answer_label
 from jarvis_tui.ui.commands import JarvisCommands, PaletteCommand
@@ -176,6 +184,7 @@ class JarvisApp(App[int]):
         self.thermal_alerts: dict[str, str] = {}
         self.started_at = time.perf_counter()
         self.first_paint_s: float | None = None
+        self.bench_proposal: Any = None  # the last cockpit benchmark's Proposal, until applied
 
     # ------------------------------------------------------------------ layout
 
@@ -840,7 +849,53 @@ class JarvisApp(App[int]):
             self.post_message(ActionDone(f"benchmark failed: {one_line(str(exc), 200)}", "error"))
             return
         scores = ", ".join(f"{name} {summary.score_pct:.0f}%" for name, summary in report.summaries().items())
-        self.post_message(ActionDone(f"benchmark done: {scores}; `jarvis bench --apply` applies the proposal"))
+        self.post_message(ActionDone(f"benchmark done: {scores}"))
+        self.post_message(ProposalReady(report))
+
+    # benchmark proposal: shown after a cockpit benchmark, applied to the config file and the live orchestrator
+
+    @on(ProposalReady)
+    def on_proposal_ready(self, message: ProposalReady) -> None:
+        proposal = message.report.proposal
+        self.bench_proposal = proposal if proposal is not None and proposal.has_changes else None
+        if self.bench_proposal is None:
+            self.notify("The benchmark proposes no change to weights or routes.", title="benchmark")
+        else:
+            self.action_apply_bench_proposal()
+
+    def action_apply_bench_proposal(self) -> None:
+        from jarvis_tui.ui.screens.proposal_screen import ProposalScreen
+
+        proposal = self.bench_proposal
+        if proposal is None:
+            self.notify("No benchmark proposal to apply: run the benchmark first (palette: Run benchmark).",
+                        severity="warning")
+            return
+        config = self.orchestrator.config if self.orchestrator is not None else self.config
+        reason = cannot_apply_reason(config)
+
+        def chosen(apply: bool | None) -> None:
+            if apply and reason is None:
+                self.status_bar.set(busy="applying the proposal…")
+                self.run_worker(self._write_proposal(Path(config.path), proposal), group="action",
+                                exit_on_error=False)
+
+        self.push_screen(ProposalScreen(proposal, config_path=config.path, cannot_apply=reason), chosen)
+
+    async def _write_proposal(self, path: Path, proposal: Any) -> None:
+        self.post_message(await write_proposal(path, proposal))
+
+    @on(ProposalApplied)
+    def on_proposal_applied(self, message: ProposalApplied) -> None:
+        weights, routes = apply_live(self.orchestrator, message.proposal) if self.orchestrator is not None else (0, 0)
+        if self.bench_proposal is message.proposal:
+            self.bench_proposal = None
+        self.post_message(ActionDone(f"proposal applied: {weights} weight(s), {routes} route(s) in "
+                                     f"{message.config_path}; backup {message.backup.name}"))
+
+    @on(ProposalFailed)
+    def on_proposal_failed(self, message: ProposalFailed) -> None:
+        self.post_message(ActionDone(one_line(message.message, 300), "error"))
 
     @on(PositionsTable.CloseRequested)
     def on_close_requested(self, message: PositionsTable.CloseRequested) -> None:
@@ -948,6 +1003,8 @@ class JarvisApp(App[int]):
                            "weighted consensus across the consensus route, on the text in the chat input"),
             PaletteCommand("Health check now", self.action_health_check, "check every node now"),
             PaletteCommand("Run benchmark", self.action_run_benchmark, "the 10-level benchmark on every node"),
+            PaletteCommand("Apply benchmark proposal", self.action_apply_bench_proposal,
+                           "review the last benchmark's weights and routes, then write them to the config"),
             PaletteCommand("New conversation", lambda: self.run_worker(self.action_new_conversation()),
                            "start an empty conversation"),
             PaletteCommand("Switch conversation", self.action_open_conversations, "pick a saved conversation"),
