@@ -26,7 +26,6 @@ from textual.containers import Container
 from textual.reactive import Reactive
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Tab, Tabs
 
 from jarvis_tui.core.clock import SYSTEM_CLOCK, Clock
 from jarvis_tui.core.events import (
@@ -70,6 +69,7 @@ from jarvis_tui.ui.nodes_pane import NodesPane, NodesTable
 from jarvis_tui.ui.positions_pane import PositionsPane, PositionsTable
 from jarvis_tui.ui.services import ALL_SERVICES, CockpitServices
 from jarvis_tui.ui.status_bar import StatusBar
+from jarvis_tui.ui.tab_strip import TabStrip
 
 PANES: tuple[tuple[str, str], ...] = (
     ("chat", "Chat"), ("nodes", "Nodes"), ("gpu", "GPU"), ("consensus", "Consensus"), ("positions", "Positions"),
@@ -190,8 +190,7 @@ class JarvisApp(App[int]):
 
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status-bar")
-        yield Tabs(*(Tab(f"{i} {title}", id=f"tab-{pane_id}") for i, (pane_id, title) in enumerate(PANES, 1)),
-                   id="pane-tabs")
+        yield TabStrip(PANES, id="pane-tabs")
         with Container(id="panes"):
             yield ChatPane(self.numbers, id="chat", classes="pane -active")
             yield NodesPane(self.numbers, id="nodes", classes="pane")
@@ -673,9 +672,6 @@ class JarvisApp(App[int]):
         if pane_id in self.hidden_panes:
             self.toggle_pane(pane_id)
         self._mark_active(pane_id)
-        tabs = self.query_one(Tabs)
-        if tabs.active != f"tab-{pane_id}":
-            tabs.active = f"tab-{pane_id}"
         target = self._focus_target(pane_id)
         if target is not None:
             target.focus()
@@ -697,6 +693,7 @@ class JarvisApp(App[int]):
         if changed:
             self.stylesheet.update_nodes(changed, animate=False)
         self.active_pane = pane_id
+        self.query_one(TabStrip).active = pane_id  # repaints its two lines only
 
     def _focus_target(self, pane_id: str) -> Widget | None:
         pane = self._pane(pane_id)
@@ -738,10 +735,10 @@ class JarvisApp(App[int]):
             visible = next(p for p in PANE_IDS if p not in self.hidden_panes)
             self.focus_pane(visible)
 
-    @on(Tabs.TabActivated)
-    def on_tab_activated(self, event: Tabs.TabActivated) -> None:
+    @on(TabStrip.Selected)
+    def on_tab_selected(self, event: TabStrip.Selected) -> None:
         event.stop()
-        pane_id = (event.tab.id or "tab-chat").removeprefix("tab-")
+        pane_id = event.pane_id
         if pane_id != self.active_pane:
             self.focus_pane(pane_id)
 
@@ -753,9 +750,6 @@ class JarvisApp(App[int]):
             if self._pane(pane_id) in widget.ancestors_with_self:
                 if pane_id != self.active_pane or not self._pane(pane_id).has_class("-active"):
                     self._mark_active(pane_id)
-                    tabs = self.query_one(Tabs)
-                    if tabs.active != f"tab-{pane_id}":
-                        tabs.active = f"tab-{pane_id}"
                 return
 
     def action_help(self) -> None:

@@ -10,6 +10,7 @@ from textual import events
 from jarvis_tui.ui.app import PANE_IDS, JarvisApp
 from jarvis_tui.ui.chat_pane import AnswerEntry, UserEntry
 from jarvis_tui.ui.key_bar import KeyBar
+from jarvis_tui.ui.tab_strip import TabStrip
 from jarvis_tui.ui.screens.conversations_screen import ConversationsScreen
 from jarvis_tui.ui.screens.help_screen import HelpScreen
 from jarvis_tui.ui.screens.node_detail_screen import NodeDetailScreen
@@ -166,6 +167,11 @@ async def test_small_terminal_shows_one_pane_with_tabs(cluster):
             await pilot.press(number)
             visible = [p for p in PANE_IDS if app.query_one(f"#{p}").region.height > 0]
             assert visible == [pane_id]
+        strip = app.query_one(TabStrip)
+        assert strip.active == "chat"
+        start = next(x for x, _end, pane in strip._spans if pane == "gpu")
+        await pilot.click(TabStrip, offset=(start + 1, 0))  # a click on a tab shows its pane
+        await wait_for(pilot, lambda: app.active_pane == "gpu" and strip.active == "gpu", what="gpu tab")
 
 
 async def test_help_screen_lists_every_binding(cluster):
