@@ -1,19 +1,19 @@
-"""Typed events and the async bus every face subscribes to.
+"""Typed events: what the core, the monitors and the services publish on the bus.
 
-The bus is in-process and never blocks a publisher: each subscriber owns a
-queue.  A subscriber that falls behind either grows its queue (the default, so
-headless faces never lose a token) or, with ``maxsize``, drops its oldest
-events - the cockpit uses that for high-rate token deltas because the final
-text also arrives in ``RequestFinished``.
+The bus itself lives in ``core.bus`` and is re-exported here, so faces import
+both from one place.
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
+
+from jarvis_tui.core.bus import EventBus, Subscription
+
+__all__ = ["ErrorRaised", "Event", "EventBus", "NodeStatusChanged", "RequestFinished", "RequestStarted",
+           "Subscription", "TokenDelta", "event_to_dict"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -76,80 +76,6 @@ class ErrorRaised(Event):
 
     source: str
     message: str
-
-
-class Subscription:
-    """An async iterator over the events a subscriber asked for."""
-
-    def __init__(self, bus: EventBus, types: tuple[type[Event], ...], maxsize: int) -> None:
-        self._bus = bus
-        self.types = types
-        self.maxsize = maxsize
-        self._queue: asyncio.Queue[Event | None] = asyncio.Queue()
-        self.dropped = 0
-
-    def _offer(self, event: Event) -> None:
-        if self.types and not isinstance(event, self.types):
-            return
-        if self.maxsize and self._queue.qsize() >= self.maxsize:
-            try:
-                self._queue.get_nowait()
-                self.dropped += 1
-            except asyncio.QueueEmpty:  # pragma: no cover - raced with a reader
-                pass
-        self._queue.put_nowait(event)
-
-    def get_nowait(self) -> Event | None:
-        try:
-            return self._queue.get_nowait()
-        except asyncio.QueueEmpty:
-            return None
-
-    async def get(self) -> Event | None:
-        return await self._queue.get()
-
-    def pending(self) -> int:
-        return self._queue.qsize()
-
-    def close(self) -> None:
-        self._bus._unsubscribe(self)
-        self._queue.put_nowait(None)
-
-    def __aiter__(self) -> AsyncIterator[Event]:
-        return self._iterate()
-
-    async def _iterate(self) -> AsyncIterator[Event]:
-        while True:
-            event = await self._queue.get()
-            if event is None:
-                return
-            yield event
-
-
-class EventBus:
-    def __init__(self) -> None:
-        self._subscriptions: list[Subscription] = []
-
-    def subscribe(self, *types: type[Event], maxsize: int = 0) -> Subscription:
-        sub = Subscription(self, types, maxsize)
-        self._subscriptions.append(sub)
-        return sub
-
-    def _unsubscribe(self, sub: Subscription) -> None:
-        if sub in self._subscriptions:
-            self._subscriptions.remove(sub)
-
-    def publish(self, event: Event) -> None:
-        for sub in list(self._subscriptions):
-            sub._offer(event)
-
-    def close(self) -> None:
-        for sub in list(self._subscriptions):
-            sub.close()
-
-    @property
-    def subscriber_count(self) -> int:
-        return len(self._subscriptions)
 
 
 def event_to_dict(event: Event) -> dict[str, Any]:

@@ -15,20 +15,14 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from types import ModuleType
 from typing import Any, Protocol
 
 import httpx
 
 from jarvis_tui.config import Config, NodeConfig
+from jarvis_tui.core.bus import EventBus
 from jarvis_tui.core.clock import SYSTEM_CLOCK, Clock
-from jarvis_tui.core.events import (
-    ErrorRaised,
-    EventBus,
-    NodeStatusChanged,
-    RequestFinished,
-    RequestStarted,
-    TokenDelta,
-)
 from jarvis_tui.core.metrics import BreakerState, CircuitBreaker, NodeMetrics
 from jarvis_tui.core.store import Redactor, RequestRow, Store
 from jarvis_tui.core.text import one_line
@@ -36,6 +30,17 @@ from jarvis_tui.nodes.base import ChatMessage, ChatResult, HealthResult, NodeCli
 
 
 REQUEST_ROW_FLUSH_S = 0.05
+
+
+def _events() -> ModuleType:
+    """The event classes, imported when an event first has a subscriber to go to.
+
+    Events published with no subscriber are dropped by the bus, so the orchestrator does not
+    build them then: a headless ``--once`` neither defines the classes nor makes one per token.
+    """
+    from jarvis_tui.core import events
+
+    return events
 
 
 class NoNodeAvailable(Exception):
@@ -312,11 +317,13 @@ class Orchestrator:
         request_id = request_id or self.next_request_id()
         if not state.breaker.allow() and not force:
             raise NodeError(Outcome.SKIPPED, "cooling down")
-        self.bus.publish(RequestStarted(request_id=request_id, node=name, model=state.config.model,
-                                        task_type=task_type, conversation_id=conversation_id))
+        if self.bus.subscriber_count:
+            self.bus.publish(_events().RequestStarted(request_id=request_id, node=name, model=state.config.model,
+                                                      task_type=task_type, conversation_id=conversation_id))
 
         def forward(delta: str) -> None:
-            self.bus.publish(TokenDelta(request_id=request_id, node=name, text=delta))
+            if self.bus.subscriber_count:
+                self.bus.publish(_events().TokenDelta(request_id=request_id, node=name, text=delta))
             if on_delta is not None:
                 on_delta(delta)
 
@@ -327,25 +334,29 @@ class Orchestrator:
         except asyncio.CancelledError:
             state.breaker.release_probe()
             latency = (time.perf_counter() - started) * 1000
-            self.bus.publish(RequestFinished(request_id=request_id, node=name, model=state.config.model,
-                                             outcome=Outcome.CANCELLED, latency_ms=latency, error="cancelled"))
+            if self.bus.subscriber_count:
+                self.bus.publish(_events().RequestFinished(request_id=request_id, node=name, model=state.config.model,
+                                                           outcome=Outcome.CANCELLED, latency_ms=latency,
+                                                           error="cancelled"))
             raise
         except NodeError as error:
             latency = (time.perf_counter() - started) * 1000
             message = self.redactor(error.message) or ""
             self._record_failure(state, error, message)
-            self.bus.publish(RequestFinished(request_id=request_id, node=name, model=state.config.model,
-                                             outcome=error.outcome, latency_ms=latency, error=message))
+            if self.bus.subscriber_count:
+                self.bus.publish(_events().RequestFinished(request_id=request_id, node=name, model=state.config.model,
+                                                           outcome=error.outcome, latency_ms=latency, error=message))
             self._record_request(request_id, name, state.config.model, task_type, error.outcome, latency,
                                        None, None, None, message)
             failure = NodeError(error.outcome, message, status=error.status, retry_after_s=error.retry_after_s)
             failure.latency_ms = latency
             raise failure from None
         self._record_success(state, result)
-        self.bus.publish(RequestFinished(request_id=request_id, node=name, model=result.model, outcome=Outcome.OK,
-                                         latency_ms=result.latency_ms, ttft_ms=result.ttft_ms,
-                                         tokens_in=result.tokens_in, tokens_out=result.tokens_out,
-                                         tokens_per_s=result.tokens_per_s, text=result.text))
+        if self.bus.subscriber_count:
+            self.bus.publish(_events().RequestFinished(
+                request_id=request_id, node=name, model=result.model, outcome=Outcome.OK,
+                latency_ms=result.latency_ms, ttft_ms=result.ttft_ms, tokens_in=result.tokens_in,
+                tokens_out=result.tokens_out, tokens_per_s=result.tokens_per_s, text=result.text))
         self._record_request(request_id, name, result.model, task_type, Outcome.OK, result.latency_ms,
                                    result.ttft_ms, result.tokens_in, result.tokens_out, None)
         return result
@@ -372,7 +383,9 @@ class Orchestrator:
     def _set_status(self, state: NodeState, status: str, *, reason: str = "", latency_ms: float | None = None) -> None:
         if status != state.status:
             state.status = status
-            self.bus.publish(NodeStatusChanged(node=state.name, status=status, reason=reason, latency_ms=latency_ms))
+            if self.bus.subscriber_count:
+                self.bus.publish(_events().NodeStatusChanged(node=state.name, status=status, reason=reason,
+                                                             latency_ms=latency_ms))
 
     def _record_request(self, request_id: str, node: str, model: str | None, task_type: str, outcome: str,
                         latency_ms: float | None, ttft_ms: float | None, tokens_in: int | None,
@@ -398,7 +411,7 @@ class Orchestrator:
         try:
             await self.store.record_requests(rows)
         except Exception as exc:  # noqa: BLE001 - metrics rows must never fail a request
-            self.bus.publish(ErrorRaised(source="store", message=one_line(str(exc))))
+            self.bus.publish(_events().ErrorRaised(source="store", message=one_line(str(exc))))
 
     async def ask(self, prompt: str, *, node: str | None = None, task_type: str | None = None,
                   conversation_id: int | None = None, persist: bool = True, system: str | None = None,
@@ -488,7 +501,7 @@ class Orchestrator:
                 try:
                     await self.health_check(due)
                 except Exception as exc:  # noqa: BLE001 - the monitor must keep running
-                    self.bus.publish(ErrorRaised(source="health", message=one_line(str(exc))))
+                    self.bus.publish(_events().ErrorRaised(source="health", message=one_line(str(exc))))
             await asyncio.sleep(self.config.health.interval_s)
 
     # ------------------------------------------------------------------ views

@@ -177,9 +177,10 @@ def test_headless_faces_never_import_the_ui_or_heavy_libraries(two_nodes, tmp_pa
 
 # Modules a --once on a configured cluster has no use for; each one cost start-up time
 # (docs/benchmarks.md, headless start-up).
+# The event classes too: --once subscribes to nothing, so the orchestrator builds no events.
 UNUSED_BY_ONCE = ("jarvis_tui.nodes.embedded", "jarvis_tui.core.bootstrap", "jarvis_tui.core.commander",
                   "jarvis_tui.core.commander_settings", "jarvis_tui.gpu.settings", "jarvis_tui.gpu.monitor",
-                  "httpx._main")
+                  "jarvis_tui.core.events", "httpx._main")
 
 
 def test_once_on_a_configured_cluster_imports_only_what_it_uses(two_nodes, tmp_path: Path) -> None:
