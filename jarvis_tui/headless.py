@@ -71,7 +71,7 @@ def _import_httpx_without_its_cli() -> None:
     """Import httpx without ``httpx._main``, its command-line client.
 
     httpx imports that module whenever rich and click are installed (they are: the
-    cockpit needs rich), which costs ~50 ms of every headless call for a CLI jarvis
+    cockpit needs rich), which costs ~60 ms of every headless call for a CLI jarvis
     never runs.  httpx guards the import with ``except ImportError`` and falls back
     to a stub ``httpx.main``; a ``None`` in ``sys.modules`` takes that path.  Should
     a future httpx need the module, the partial import is undone and httpx is

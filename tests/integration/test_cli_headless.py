@@ -162,7 +162,7 @@ def modules_loaded_by_cli(args: list[str], watched: tuple[str, ...], tmp_path: P
 
 
 # rich and click: httpx imports them for its own CLI whenever they are installed; the headless
-# faces import httpx without that CLI (~50 ms of every call).
+# faces import httpx without that CLI (~60 ms of every call).
 HEAVY = ("textual", "ccxt", "faster_whisper", "sounddevice", "anthropic", "numpy", "rich", "click")
 
 
