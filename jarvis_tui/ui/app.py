@@ -14,6 +14,7 @@ cockpit shows one pane at a time under a tab strip, and 1-5 switch panes.
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from pathlib import Path
 from typing import Any
@@ -303,6 +304,7 @@ class JarvisApp(App[int]):
         if getattr(self.orchestrator.config, "discovered", False):
             names = ", ".join(self.orchestrator.nodes)
             self.notify(f"No config nodes: using {names}.", title="nodes", markup=False)
+        self.call_after_refresh(_freeze_startup_objects)
 
     def on_core_failed(self, message: CoreFailed) -> None:
         self.core_error = message.message
@@ -324,6 +326,7 @@ class JarvisApp(App[int]):
         if self._shutting_down:
             return
         self._shutting_down = True
+        gc.unfreeze()  # see _freeze_startup_objects: what this app kept alive becomes collectable again
         for pump in self.pumps:
             pump.subscription.close()
         self.workers.cancel_group(self, "ask")
@@ -1031,6 +1034,20 @@ class JarvisApp(App[int]):
                 bar._render_state()
         except Exception:  # noqa: BLE001 - no screen yet
             pass
+
+
+def _freeze_startup_objects() -> None:
+    """Keep the start-up heap out of the cyclic garbage collector.
+
+    Once the core and the subsystems are up, the process holds ~1M long-lived objects (Textual, the node
+    clients, ccxt for trading).  A full (generation 2) collection scans them all: 140-200 ms on the 2-core dev
+    box, every few seconds while answers stream -- each one a frozen screen and the whole tail of the key
+    latency (docs/benchmarks.md).  One collection now, then ``gc.freeze()`` moves the survivors to the
+    permanent generation; objects created later are collected as before.  ``shutdown`` unfreezes, so an app
+    run inside a longer process (Pilot tests) does not pin its objects.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def _start_error(exc: BaseException) -> str:
