@@ -94,6 +94,7 @@ class TradingService:
         self.ledger = PaperLedger(self.db_path)
         self.engine: PaperEngine | None = None
         self.live: LiveTrader | None = None
+        self._live_refreshed_at: float | None = None
         self.live_read_only = False  # the live account is shown (status --live) but orders stay refused
         self.live_balance: AccountBalance | None = None  # the exchange's, refreshed by refresh_live()
         self.scanner = SignalScanner(settings.signal_threshold, settings.recent_signals)
@@ -313,6 +314,24 @@ class TradingService:
                 self._set_market_data(False, "none", "market data unavailable: no price update for "
                                       f"{self.settings.max_price_age_s:g}s")
             await self._engine().flush_marks()
+            await self.maybe_refresh_live()
+
+    async def maybe_refresh_live(self) -> bool:
+        """LIVE: re-read positions and balance once ``live_refresh_s`` has passed (orders placed elsewhere, fees,
+        funding, liquidations all change them).  A failed read keeps the last values and is retried next time."""
+        if self.live is None:
+            return False
+        now = self.clock.time()
+        if self._live_refreshed_at is not None and now - self._live_refreshed_at < self.settings.live_refresh_s:
+            return False
+        self._live_refreshed_at = now
+        try:
+            await self.refresh_live()
+        except (ExchangeUnavailable, ExchangeRejected, TradingRefused) as exc:
+            log.warning("live account refresh failed: %s", exc)
+            return False
+        self._publish_positions(force=True)
+        return True
 
     # ------------------------------------------------------------ actions
     async def enable_live(self, confirmation: str) -> None:
@@ -362,6 +381,7 @@ class TradingService:
             raise TradingRefused("live mode is not enabled", code="mode")
         await self.live.refresh_positions()
         self.live_balance = await self.gateway.fetch_account_balance()
+        self._live_refreshed_at = self.clock.time()
 
     def _require_orders_allowed(self) -> None:
         if self.live is not None and self.live_read_only:

@@ -40,6 +40,7 @@ class TradingSettings:
     max_open_positions: int = 5
     max_total_notional_usdt: float = 500.0
     max_price_age_s: float = 10.0
+    live_refresh_s: float = 15.0  # LIVE: re-read positions and the account balance from MEXC this often
     auto_trade: bool = False
     auto_trade_live: bool = False  # auto-trade stays paper-only unless this is set too
     paper_start_balance: float = 1000.0
@@ -60,7 +61,7 @@ class TradingSettings:
 
 
 _FLOAT_POSITIVE = ("position_usdt", "tp_pct", "sl_pct", "poll_s", "ws_retry_s", "max_total_notional_usdt",
-                   "max_price_age_s", "paper_start_balance", "scan_interval_s", "exchange_timeout_s",
+                   "max_price_age_s", "live_refresh_s", "paper_start_balance", "scan_interval_s", "exchange_timeout_s",
                    "markets_max_age_s")
 _KNOWN = set(TradingSettings.__dataclass_fields__)
 

@@ -156,3 +156,20 @@ async def test_credentials_debug_log_is_redacted_in_process(caplog, mexc) -> Non
     finally:
         await gw.close()
     assert "account/assets" in caplog.text and TEST_KEY not in caplog.text and TEST_SECRET not in caplog.text
+
+
+async def test_live_account_is_re_read_on_a_timer(make_service, mexc) -> None:
+    svc = await make_service(live_refresh_s=15.0, exchange_timeout_s=1.0)
+    assert await svc.maybe_refresh_live() is False  # paper: nothing to read
+    await svc.enable_live("LIVE")
+    reads = mexc.state.paths().count(ASSETS)
+    mexc.state.assets[0].update(availableBalance=650.0)
+    svc.clock.advance(14.0)
+    assert await svc.maybe_refresh_live() is False and svc.balance().balance == 812.3456  # not due yet
+    svc.clock.advance(1.0)
+    assert await svc.maybe_refresh_live() is True and svc.balance().balance == 650.0
+    assert mexc.state.paths().count(ASSETS) == reads + 1
+    mexc.state.assets[0].update(availableBalance=600.0)
+    mexc.state.down = True  # the exchange stops answering: keep the last balance, retry later
+    svc.clock.advance(15.0)
+    assert await svc.maybe_refresh_live() is False and svc.balance().balance == 650.0
