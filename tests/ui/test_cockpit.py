@@ -132,7 +132,7 @@ def test_active_class_styles_only_the_pane_itself():
     """JarvisApp._mark_active restyles the panes alone; a rule styling a descendant through -active would go stale."""
     from jarvis_tui.paths import styles_dir
 
-    css = re.sub(r"/\*.*?\*/", "", (styles_dir() / "jarvis.tcss").read_text(), flags=re.S)
+    css = re.sub(r"/\*.*?\*/", "", (styles_dir() / "jarvis.tcss").read_text(), flags=re.DOTALL)
     for block in re.findall(r"([^{}]+)\{", css):
         for selector in block.split(","):
             parts = selector.split()
