@@ -61,6 +61,15 @@ def sparkline_text(values: Iterable[float], width: int = 12) -> str:
     return "".join(SPARK_BLOCKS[round((v - low) / span * top)] for v in points)
 
 
+def _scaled_ms(value: float) -> tuple[str, str]:
+    """A latency in ms as (number, unit): whole ms below 1 s, tenths of a second below 10 s, whole seconds above."""
+    if value >= 10_000:
+        return f"{value / 1000:.0f}", "s"
+    if value >= 1000:
+        return f"{value / 1000:.1f}", "s"
+    return f"{value:.0f}", "ms"
+
+
 @dataclass(frozen=True, slots=True)
 class Numbers:
     """Formats measured numbers; ``mask`` hides values that vary from run to run."""
@@ -68,22 +77,18 @@ class Numbers:
     mask: bool = False
 
     def ms(self, value: float | None) -> str:
-        if value is None:
-            return "—"
-        if self.mask:
-            return MASK
-        if value >= 10_000:
-            return f"{value / 1000:.0f}s"
-        if value >= 1000:
-            return f"{value / 1000:.1f}s"
-        return f"{value:.0f}"
+        """For table columns headed in ms: "402", "1.2s" (seconds keep their unit)."""
+        if value is None or self.mask:
+            return "—" if value is None else MASK
+        number, unit = _scaled_ms(value)
+        return number if unit == "ms" else number + unit
 
     def duration(self, value: float | None) -> str:
-        """``ms`` with its unit: "889 ms", "10.0 s" (the bare form is for table columns headed in ms)."""
-        text = self.ms(value)
+        """With its unit, for text: "889 ms", "10.0 s"."""
         if value is None or self.mask:
-            return text
-        return f"{text[:-1]} s" if text.endswith("s") else f"{text} ms"
+            return "—" if value is None else MASK
+        number, unit = _scaled_ms(value)
+        return f"{number} {unit}"
 
     def rate(self, value: float | None) -> str:
         if value is None:
