@@ -61,26 +61,28 @@ def no_leaked_threads() -> Iterator[None]:
     """
     before = set(threading.enumerate())
     yield
-    deadline = time.monotonic() + 3.0
-    while True:
-        leaked = [thread for thread in threading.enumerate()
-                  if thread not in before and thread.is_alive() and not thread.daemon]
-        if not leaked or time.monotonic() > deadline:
-            break
-        time.sleep(0.05)
+    leaked = _non_daemon_threads_after(3.0, exclude=before)
     if leaked:
         names = ", ".join(f"{thread.name} ({getattr(thread, '_target', None)!r})" for thread in leaked)
         pytest.fail(f"non-daemon threads still running after the test: {names}", pytrace=False)
 
 
+def _non_daemon_threads_after(grace_s: float, exclude: set[threading.Thread]) -> list[threading.Thread]:
+    """The non-daemon threads (besides ``exclude``) still alive once ``grace_s`` has let closing ones finish."""
+    deadline = time.monotonic() + grace_s
+    while True:
+        alive = [thread for thread in threading.enumerate()
+                 if thread not in exclude and thread.is_alive() and not thread.daemon]
+        if not alive or time.monotonic() > deadline:
+            return alive
+        time.sleep(0.05)
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     """Last resort after the summary: never let a leaked non-daemon thread hold CI until its timeout."""
-    deadline = time.monotonic() + 5.0
-    while time.monotonic() < deadline:
-        leaked = [t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon]
-        if not leaked:
-            return
-        time.sleep(0.1)
+    leaked = _non_daemon_threads_after(5.0, exclude={threading.main_thread()})
+    if not leaked:
+        return
     sys.stderr.write("pytest: non-daemon threads still running at exit: "
                      + ", ".join(thread.name for thread in leaked) + "\n")
     sys.stderr.flush()
