@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from jarvis_tui.core.bootstrap import DefaultServer, discover_local_nodes
+from jarvis_tui.nodes.embedded import EmbeddedServer, cpu_has_avx512
 from tests.integration.test_cli_headless import run_cli
 
 pytestmark = pytest.mark.embedded
@@ -87,3 +88,31 @@ async def test_discovery_uses_servers_answering_on_their_ports(loopback_node) ->
         nodes = await discover_local_nodes(http, servers=servers)
     assert [(n.name, n.kind, n.model) for n in nodes] == [("OLLAMA", "ollama", "qwen3:1.7b"),
                                                           ("LLAMACPP", "openai", "local-model")]
+
+
+def test_the_portable_cpu_backend_answers_when_the_bundled_one_cannot_run(tmp_path: Path) -> None:
+    """Start with the wheel's AVX-512 backend: a CPU without AVX-512 kills it with SIGILL and the server is
+    restarted with libggml-python's AVX2 backend; a CPU with AVX-512 runs it as it is.  Either way it answers."""
+    server = EmbeddedServer(log_path=tmp_path / "llama-server.log")
+    assert server.portable_backend is not None, "libggml-python is part of the embedded extra"
+    server.cpu_backend = "bundled"
+    server.start()
+    try:
+        assert server.cpu_backend == ("bundled" if cpu_has_avx512() else "portable")
+        reply = httpx.post(f"{server.url}/v1/chat/completions", timeout=60, json={
+            "messages": [{"role": "user", "content": "What is 2+2?"}], "temperature": 0, "max_tokens": 24})
+        assert "4" in reply.json()["choices"][0]["message"]["content"]
+        maps = Path(f"/proc/{server.process.pid}/maps").read_text()
+        assert (str(server.portable_backend.resolve()) in maps) == (server.cpu_backend == "portable")
+    finally:
+        server.stop()
+
+
+def test_a_cpu_without_avx512_starts_on_the_portable_backend(tmp_path: Path) -> None:
+    epyc = tmp_path / "cpuinfo"
+    epyc.write_text("processor\t: 0\nmodel name\t: AMD EPYC\nflags\t\t: fpu sse4_2 avx f16c avx2 bmi2\n")
+    xeon = tmp_path / "cpuinfo-xeon"
+    xeon.write_text("processor\t: 0\nflags\t\t: fpu avx2 avx512f avx512bw avx512vl amx_tile\n")
+    assert not cpu_has_avx512(epyc)
+    assert cpu_has_avx512(xeon)
+    assert cpu_has_avx512(tmp_path / "missing")  # unknown: try the bundled build, SIGILL falls back
