@@ -26,6 +26,7 @@ from textual.binding import Binding
 from textual.containers import Container
 from textual.reactive import Reactive
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widget import Widget
 
 from jarvis_tui.core.clock import SYSTEM_CLOCK, Clock
@@ -181,6 +182,7 @@ class JarvisApp(App[int]):
         self.pumps: list[BusPump] = []
         self._nodes_dirty = True
         self._shutting_down = False
+        self._nodes_timer: Timer | None = None
         self.voice_reported: set[str] = set()
         self.thermal_alerts: dict[str, str] = {}
         self.started_at = time.perf_counter()
@@ -209,7 +211,7 @@ class JarvisApp(App[int]):
             pane.border_title = f"{index} {title}"
         self.status_bar.set(db_path=self._display_db_path(), voice=self._voice_off_text())
         self.query_one(ChatPane).input.focus()
-        self.set_interval(NODE_REFRESH_S, self._refresh_nodes)
+        self._nodes_timer = self.set_interval(NODE_REFRESH_S, self._refresh_nodes)
         for warning in getattr(self.config, "warnings", ()):
             self.notify(f"config warning: {one_line(str(warning), 200)}", severity="warning", markup=False)
         # Start the core after the first frame: the first paint must not wait for imports or node discovery.
@@ -326,6 +328,8 @@ class JarvisApp(App[int]):
         if self._shutting_down:
             return
         self._shutting_down = True
+        if self._nodes_timer is not None:
+            self._nodes_timer.stop()
         gc.unfreeze()  # see _freeze_startup_objects: what this app kept alive becomes collectable again
         for pump in self.pumps:
             pump.subscription.close()
@@ -500,7 +504,11 @@ class JarvisApp(App[int]):
 
     def _refresh_nodes(self) -> None:
         orchestrator = self.orchestrator
-        if orchestrator is None or not getattr(orchestrator, "nodes", None):
+        # The timer can fire while the screen is torn down (its panes already removed, shutdown not yet run).
+        if self._shutting_down or orchestrator is None or not getattr(orchestrator, "nodes", None):
+            return
+        panes = self.query(NodesPane)
+        if not panes:
             return
         rows = orchestrator.node_rows()
         cooling = any((r.get("cooldown_s") or 0) > 0 for r in rows)
@@ -508,8 +516,9 @@ class JarvisApp(App[int]):
             return
         self._nodes_dirty = False
         histories = {name: list(state.latency_history) for name, state in orchestrator.nodes.items()}
-        self.query_one(NodesPane).show(rows, histories)
-        self.status_bar.set(healthy=orchestrator.healthy_count(), total=len(rows), starting=False)
+        panes.first().show(rows, histories)
+        for status_bar in self.query(StatusBar):
+            status_bar.set(healthy=orchestrator.healthy_count(), total=len(rows), starting=False)
 
     @on(NodesTable.DetailsRequested)
     def show_node_details(self, message: NodesTable.DetailsRequested) -> None:

@@ -324,3 +324,19 @@ async def test_quit_closes_everything(cluster, key):
     assert store._db is None
     assert bus.subscriber_count == 0
     assert app.return_code == 0
+
+
+async def test_node_refresh_during_teardown_is_a_no_op(cluster):
+    """The 0.5 s nodes timer can fire after the screen's panes are removed and before shutdown runs (CI saw
+    NoMatches for NodesPane as a Pilot test left run_test): it must skip, not raise into the app."""
+    from jarvis_tui.ui.nodes_pane import NodesPane
+
+    config, _ = cluster(count=1)
+    app = JarvisApp(config, services=frozenset())
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        await app.query_one(NodesPane).remove()
+        app._nodes_dirty = True
+        app._refresh_nodes()
+        await pilot.pause(0.6)  # one more tick of the real timer
+        assert app.is_running and app._exception is None
