@@ -12,6 +12,7 @@ click.  Labels are built as ``Text`` objects, never parsed as markup.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from textual import events
@@ -160,7 +161,8 @@ class AnswerEntry(Vertical):
         label.append_text(plain(f"[{node}/{model}]"))
         label.append(" streaming…")
         self.label.update(label)
-        self.stream = self._markdown.get_stream(self.body)
+        # The Markdown stream opens at the first flush (``_flush``): an attempt that fails before any text
+        # never starts one.
 
     async def write(self, fragment: str) -> None:
         """Queue a fragment; the Markdown stream gets the queued text at most every ``STREAM_FLUSH_S``."""
@@ -213,7 +215,24 @@ class AnswerEntry(Vertical):
         await self._flush()
         if self.stream is not None:
             stream, self.stream = self.stream, None
-            await stream.stop()
+            await stop_markdown_stream(stream)
+
+
+async def stop_markdown_stream(stream: Any) -> None:
+    """Stop a Textual ``MarkdownStream`` without letting its cancellation escape into the caller.
+
+    ``MarkdownStream.stop()`` cancels its writer task and awaits it.  A task cancelled before its first step
+    never enters the ``try`` that absorbs the cancellation, so the ``await`` re-raises ``CancelledError`` in
+    the caller: here the app's message loop, which Textual then ends *silently* (a frozen cockpit).  That
+    happened when a node failed fast and the fallback's ``RequestStarted`` closed a stream opened a moment
+    before.  The caller's own cancellation (``Task.cancelling()``) still propagates.
+    """
+    try:
+        await stream.stop()
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise
 
 
 def answer_label(numbers: Numbers, node: str, model: str, latency_ms: float | None, tokens_out: int | None,

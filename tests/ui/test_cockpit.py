@@ -228,10 +228,6 @@ async def test_nodes_table_sorts_and_opens_details_without_the_key(cluster, monk
         assert not isinstance(app.screen, NodeDetailScreen)
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "known bug, under investigation: in some runs (about 1 in 5 after tests/nodes/test_anthropic.py) the app's "
-    "message loop ends on its own right after the fallback answer is mounted: no exit(), no cancel(), no "
-    "exception; the next key then waits forever. See the note on issue #3."))
 async def test_failing_node_falls_back_and_notifies(cluster):
     config, nodes = cluster(count=2, reply="fine")
     nodes[0].set(fault=Fault.HTTP_500)
