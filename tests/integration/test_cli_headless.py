@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -213,3 +215,32 @@ def test_httpx_is_imported_whole_when_it_needs_its_cli_module(tmp_path: Path) ->
     assert done.returncode == 0, done.stderr
     assert done.stdout == "ok\n"
 
+
+
+def test_ctrl_c_mid_answer_exits_130_in_one_line_and_keeps_what_was_saved(two_nodes, tmp_path: Path) -> None:
+    first, _, config = two_nodes
+    saved = run_cli(["--config", str(config), "--once", "What is 2+2?"], tmp_path)
+    assert saved.returncode == 0, saved.stderr
+    first.set(reply="word " * 400, tokens_per_s=20)  # a 20 s answer: Ctrl+C lands mid-stream
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("JARVIS_", "XDG_"))}
+    env.update({"XDG_CONFIG_HOME": str(tmp_path / "config"), "XDG_DATA_HOME": str(tmp_path / "data")})
+    requests_before = len(first.chat_requests())
+    running = subprocess.Popen([sys.executable, "-m", "jarvis_tui", "--config", str(config), "--once", "Tell me more"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        deadline = time.monotonic() + 20
+        while len(first.chat_requests()) == requests_before and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(first.chat_requests()) > requests_before, "the answer never started"
+        time.sleep(0.3)
+        running.send_signal(signal.SIGINT)
+        out, err = running.communicate(timeout=15)
+    finally:
+        if running.poll() is None:
+            running.kill()
+    assert running.returncode == 130, err
+    assert err == "jarvis: interrupted\n"
+    assert "Traceback" not in out + err
+    with sqlite3.connect(tmp_path / "j.db") as db:
+        answers = [row[0] for row in db.execute("SELECT content FROM messages WHERE role = 'assistant'")]
+    assert answers == ["The answer is 4."]  # the finished exchange survives; the interrupted one is not half-stored
