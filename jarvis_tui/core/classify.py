@@ -26,7 +26,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from jarvis_tui.paths import data_file
+from jarvis_tui.paths import data_file, prompt_text
 
 KEYWORDS_FILE = "classifier_keywords.toml"
 _WORD = "a-z0-9"
@@ -139,12 +139,6 @@ def classify(prompt: str) -> str:
 
 # ---------------------------------------------------------------- classifier node
 
-CLASSIFIER_INSTRUCTION = (
-    "Classify the user's request into exactly one of these task types: {types}. "
-    "Reply with the task type only, one word, nothing else."
-)
-
-
 @dataclass(frozen=True, slots=True)
 class Classification:
     """How a prompt's task type was decided: by the heuristic or by the classifier node."""
@@ -185,7 +179,7 @@ async def classify_with_node(orchestrator: Any, prompt: str, node: str | None, b
         note = f"classifier node skipped: {reason}"
     else:
         known = tuple(dict.fromkeys((*heuristic.task_types, *extra_types)))
-        messages = [ChatMessage("system", CLASSIFIER_INSTRUCTION.format(types=", ".join(known))),
+        messages = [ChatMessage("system", prompt_text("classifier").format(types=", ".join(known))),
                     ChatMessage("user", prompt)]
         try:
             result = await asyncio.wait_for(

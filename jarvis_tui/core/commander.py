@@ -25,14 +25,14 @@ from jarvis_tui.core.events import ErrorRaised
 from jarvis_tui.core.synthesis import Contribution, Synthesis, synthesize
 from jarvis_tui.core.taskunits import (
     DONE,
-    ROLE_SYSTEM_PROMPTS,
     TaskUnit,
     decompose,
     execute,
+    role_system_prompt,
     unit_event,
 )
 from jarvis_tui.core.text import one_line
-from jarvis_tui.core.verify import prompt_text, verified_answer
+from jarvis_tui.core.verify import verified_answer
 
 ROUTABLE_EXTRA_TYPES = ("architecture", "consensus", "reasoning", "critical")
 
@@ -134,7 +134,7 @@ class Commander:
         from jarvis_tui.core.orchestrator import NoNodeAvailable
 
         orch = self.orchestrator
-        system = prompt_text("reviewer") if unit.role == "reviewer" else ROLE_SYSTEM_PROMPTS.get(unit.role)
+        system = role_system_prompt(unit.role)
 
         async def answer(text: str, cycle: int) -> tuple[str, str, Any]:
             try:

@@ -45,6 +45,7 @@ from jarvis_tui.core.commander_events import (
     VoteCast,
 )
 from jarvis_tui.core.commander_settings import CommanderSettings
+from jarvis_tui.paths import prompt_text, word_list
 
 FLAG_WEAK = "CONSENSUS FAIBLE"
 FLAG_SINGLE = "SOURCE UNIQUE"
@@ -54,14 +55,6 @@ FLAG_NONE = "AUCUNE REPONSE"
 
 EPSILON = 1e-9
 
-CONSENSUS_SYSTEM_PROMPT = (
-    "Answer the question. Put the short answer alone on the first line as 'ANSWER: <answer>' "
-    "(a few words or a number), then, if useful, a brief justification."
-)
-
-STOP_WORDS = frozenset(
-    ["a", "an", "the", "is", "are", "was", "were", "be", "it", "its", "it's", "this", "that", "of", "to", "in", "on", "for", "and", "or", "with", "as", "by", "at", "answer", "reponse", "final", "result", "resultat", "so", "thus", "therefore", "donc", "alors", "le", "la", "les", "l", "un", "une", "des", "du", "de", "d", "est", "sont", "c", "c'est", "ce", "cette", "et", "ou", "en", "au", "aux", "par", "pour", "sur", "avec"]
-)
 _ANSWER_LINE = re.compile(r"^\s*(?:\*\*)?\s*(?:final\s+)?(?:answer|reponse)\s*(?:\*\*)?\s*[:=]\s*(.+)$",
                           re.IGNORECASE | re.MULTILINE)
 _MARKUP = re.compile(r"[*_`#>~|]")
@@ -85,7 +78,7 @@ def answer_key(answer: str, prompt: str = "") -> str:
     found = _ANSWER_LINE.search(fold(answer))
     text = found.group(1) if found else answer
     tokens = _tokens(text)
-    echo = set(_tokens(prompt)) | STOP_WORDS
+    echo = set(_tokens(prompt)) | word_list("consensus_stop_words")
     content = [t for t in tokens if t not in echo]
     return " ".join(content or tokens)
 
@@ -333,7 +326,7 @@ async def run_consensus(orchestrator: Any, prompt: str, *, settings: CommanderSe
     bus.publish(ConsensusStarted(round_id=round_id, prompt=prompt, nodes=tuple(names),
                                  weights=tuple(v.weight for v in votes), deadlines_s=tuple(v.deadline_s for v in votes)))
     book = ClusterBook(prompt, settings.similarity_threshold, settings.short_answer_words)
-    messages = [ChatMessage("system", CONSENSUS_SYSTEM_PROMPT), ChatMessage("user", prompt)]
+    messages = [ChatMessage("system", prompt_text("consensus")), ChatMessage("user", prompt)]
     arrivals = 0
 
     def cast(vote: Vote) -> None:

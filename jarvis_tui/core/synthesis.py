@@ -83,8 +83,8 @@ def best_scored(orchestrator: Any, contributions: list[Contribution]) -> Synthes
 
 
 def synthesis_messages(request: str, contributions: list[Contribution]) -> list[Any]:
-    from jarvis_tui.core.verify import prompt_text
     from jarvis_tui.nodes.base import ChatMessage
+    from jarvis_tui.paths import prompt_text
 
     blocks = [f"REQUEST:\n{request}"]
     for c in contributions:

@@ -21,16 +21,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from jarvis_tui.core.commander_events import TaskUnitChanged
+from jarvis_tui.paths import prompt_text
 
 PENDING, RUNNING, DONE, FAILED, SKIPPED = "pending", "running", "done", "failed", "skipped"
 
-ROLE_SYSTEM_PROMPTS = {
-    "answer": None,
-    "coder": "You are a senior software engineer. Write correct, complete, runnable code for the request. "
-             "Put code in fenced code blocks.",
-    "reviewer": "You are a meticulous code reviewer. Review the proposed solution for the request: list bugs, "
-                "edge cases and risks, then give a corrected version if anything must change.",
-}
+PROMPTED_ROLES = ("coder", "reviewer")  # their system prompts: data/prompts/ROLE.md; "answer" has none
+
+
+def role_system_prompt(role: str) -> str | None:
+    return prompt_text(role) if role in PROMPTED_ROLES else None
 
 
 @dataclass(slots=True)

@@ -21,11 +21,10 @@ import json
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
 from jarvis_tui.core.commander_events import VerificationScored
-from jarvis_tui.paths import data_file
+from jarvis_tui.paths import prompt_text
 
 MAX_ISSUES = 12
 
@@ -51,11 +50,6 @@ class Verification:
     def to_dict(self) -> dict[str, Any]:
         return {"ok": self.ok, "score": self.score, "issues": self.issues, "recommendation": self.recommendation,
                 "verifier": self.verifier or None, "error": self.error or None}
-
-
-@lru_cache(maxsize=8)
-def prompt_text(name: str) -> str:
-    return data_file(f"prompts/{name}.md").read_text("utf-8").strip()
 
 
 def _json_objects(text: str) -> list[str]:

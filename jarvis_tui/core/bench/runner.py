@@ -28,9 +28,9 @@ from jarvis_tui.core.commander_events import BenchFinished, BenchProgress, Bench
 from jarvis_tui.core.commander_settings import CommanderSettings
 from jarvis_tui.core.events import ErrorRaised
 from jarvis_tui.core.text import one_line
+from jarvis_tui.paths import prompt_text
 
 STATUS_OK, STATUS_TIMEOUT, STATUS_FAILED = "ok", "timeout", "failed"
-BENCH_SYSTEM_PROMPT = "You are being benchmarked. Follow the output format the task asks for exactly."
 
 
 @dataclass(slots=True)
@@ -170,7 +170,7 @@ async def run_benchmark(orchestrator: Any, *, settings: CommanderSettings, nodes
             if reason is not None:
                 result = LevelResult(name, level.level, level.kind, 0.0, STATUS_FAILED, None, f"skipped: {reason}")
             else:
-                messages = [ChatMessage("system", BENCH_SYSTEM_PROMPT), ChatMessage("user", level.prompt)]
+                messages = [ChatMessage("system", prompt_text("bench")), ChatMessage("user", level.prompt)]
                 try:
                     answer = await asyncio.wait_for(
                         orchestrator.dispatch(name, messages, task_type="bench",
