@@ -68,7 +68,7 @@ from jarvis_tui.ui.messages import (
     EventBatch,
 )
 from jarvis_tui.ui.nodes_pane import NodesPane, NodesTable
-from jarvis_tui.ui.positions_pane import PositionsPane, PositionsTable
+from jarvis_tui.ui.positions_pane import PositionsPane, PositionsTable, SignalsTable
 from jarvis_tui.ui.services import ALL_SERVICES, CockpitServices
 from jarvis_tui.ui.status_bar import StatusBar
 from jarvis_tui.ui.tab_strip import TabStrip
@@ -783,7 +783,7 @@ class JarvisApp(App[int]):
             ("Positions", list(PositionsTable.BINDINGS) + list(SignalsTable.BINDINGS)),
         ]
         extra = ("Command palette (Ctrl+P): ask with consensus, health check now, run the benchmark, new / switch "
-                 "conversation, close a position, focus / zoom / hide a pane, change the theme.\n"
+                 "conversation, close a position, kill switch, go LIVE, focus / zoom / hide a pane, change the theme.\n"
                  f"Push-to-talk ({PTT_KEY}): press to start recording, press again to stop; it also stops on "
                  "silence and after 30 s.")
         self.push_screen(HelpScreen(sections, extra))
@@ -907,13 +907,37 @@ class JarvisApp(App[int]):
     def on_close_requested(self, message: PositionsTable.CloseRequested) -> None:
         self.request_close_position(message.position_id, message.symbol)
 
-    def request_close_position(self, position: str | None = None, symbol: str | None = None) -> None:
-        from jarvis_tui.ui.screens.confirm_screen import ConfirmScreen
-
+    def _trading_or_refuse(self) -> Any:
+        """The trading service, or None after a notification saying why it is unavailable."""
         trading = self.services.trading if self.services else None
         if trading is None:
             reason = self.services.unavailable.get("trading", "starting") if self.services else "starting"
             self.notify(f"Trading is unavailable: {reason}", severity="warning", markup=False)
+        return trading
+
+    def _confirm_then(self, screen: Any, work: Any) -> None:
+        """Push a ConfirmScreen; on yes, run ``work()`` (a coroutine) in the action group."""
+
+        def confirmed(ok: bool | None) -> None:
+            if ok:
+                self.run_worker(work(), group="action", exit_on_error=False)
+
+        self.push_screen(screen, confirmed)
+
+    async def _trading_call(self, failed: str, call: Any, done: Any) -> None:
+        """Worker: await one trading call; report ``done(result)`` or ``failed: error`` (never a traceback)."""
+        try:
+            result = await call
+        except Exception as exc:  # noqa: BLE001 - TradingRefused and exchange errors are shown, not raised
+            self.post_message(ActionDone(f"{failed}: {one_line(str(exc), 200)}", "error"))
+            return
+        self.post_message(ActionDone(*done(result)))
+
+    def request_close_position(self, position: str | None = None, symbol: str | None = None) -> None:
+        from jarvis_tui.ui.screens.confirm_screen import ConfirmScreen
+
+        trading = self._trading_or_refuse()
+        if trading is None:
             return
         pane = self.query_one(PositionsPane)
         if position is None:
@@ -930,21 +954,77 @@ class JarvisApp(App[int]):
             return
         view = pane.positions.get(position)
         label = symbol or (view.symbol if view else position)
-        mode = pane.mode
+        self._confirm_then(ConfirmScreen(f"Close the {pane.mode} position {label}?", yes="Close"),
+                           lambda: self._trading_call("close refused", trading.close_position(position),
+                                                      lambda _result: ("position closed",)))
 
-        def confirmed(ok: bool | None) -> None:
-            if ok:
-                self.run_worker(self._close_position(position), group="action", exit_on_error=False)
+    @on(PositionsTable.KillRequested)
+    def request_kill_switch(self, _message: Any = None) -> None:
+        from jarvis_tui.ui.screens.confirm_screen import ConfirmScreen
 
-        self.push_screen(ConfirmScreen(f"Close the {mode} position {label}?", yes="Close"), confirmed)
-
-    async def _close_position(self, position: str) -> None:
-        try:
-            await self.services.trading.close_position(position)
-        except Exception as exc:  # noqa: BLE001 - TradingRefused and exchange errors are shown, not raised
-            self.post_message(ActionDone(f"close refused: {one_line(str(exc), 200)}", "error"))
+        trading = self._trading_or_refuse()
+        if trading is None:
             return
-        self.post_message(ActionDone("position closed"))
+        mode = trading.mode
+
+        def done(report: Any) -> tuple[str, str]:
+            text = (f"kill switch ({mode}): closed {len(report.closed)} position(s), cancelled "
+                    f"{len(report.cancelled)} order(s)" + (f"; errors: {'; '.join(report.errors)}"
+                                                          if report.errors else ""))
+            return one_line(text, 300), "warning" if report.errors else "information"
+
+        self._confirm_then(
+            ConfirmScreen(f"KILL SWITCH ({mode}): close every position and cancel every order?\n"
+                          "Type KILL to confirm.", require="KILL", yes="Kill all"),
+            lambda: self._trading_call("kill switch failed", trading.kill("KILL"), done))
+
+    def request_go_live(self) -> None:
+        from jarvis_tui.trading.guards import TradingRefused, require_live_keys
+        from jarvis_tui.ui.screens.confirm_screen import ConfirmScreen
+
+        trading = self._trading_or_refuse()
+        if trading is None:
+            return
+        if trading.mode == "LIVE" and not trading.live_read_only:
+            self.notify("Trading is LIVE already.", severity="warning")
+            return
+        try:  # refuse before asking for LIVE when the flag or the keys are missing (enable_live checks again)
+            require_live_keys(live_flag=trading.live_flag, api_key_env=trading.settings.api_key_env,
+                              secret_env=trading.settings.secret_env, env=getattr(trading, "_env", None))
+        except TradingRefused as exc:
+            self.notify(one_line(str(exc), 300), title="go live", severity="error", markup=False)
+            return
+        self._confirm_then(
+            ConfirmScreen("Go LIVE: every order from now on is a REAL order on the exchange, with real money.\n"
+                          "Type LIVE to confirm.", require="LIVE", yes="Go LIVE"),
+            lambda: self._trading_call("go live refused", trading.enable_live("LIVE"),
+                                       lambda _none: ("LIVE: orders are real now", "warning")))
+
+    @on(SignalsTable.TakeRequested)
+    def on_take_requested(self, message: SignalsTable.TakeRequested) -> None:
+        from jarvis_tui.ui.screens.confirm_screen import ConfirmScreen
+
+        trading = self._trading_or_refuse()
+        if trading is None:
+            return
+        signal = message.signal
+        mode = trading.mode
+
+        def done(view: Any) -> tuple[str]:
+            self.call_later(self._show_positions_now)
+            return (f"signal taken: {mode} {view.symbol} {view.side} opened at {view.entry_price:g}",)
+
+        self._confirm_then(
+            ConfirmScreen(f"Take the signal {signal.symbol} {signal.side} (score {signal.score:.0f}): open a {mode} "
+                          "position?", yes="Take"),
+            lambda: self._trading_call("take signal refused", trading.take_signal(signal.id), done))
+
+    def _show_positions_now(self) -> None:
+        trading = self.services.trading if self.services else None
+        pane = self.query_one(PositionsPane)
+        if trading is not None:
+            pane.show_positions(trading.mode, tuple(trading.positions()), trading.balance())
+        pane.show_positions_list()
 
     # ------------------------------------------------------------------ voice
 
@@ -1016,6 +1096,10 @@ class JarvisApp(App[int]):
             PaletteCommand("Switch conversation", self.action_open_conversations, "pick a saved conversation"),
             PaletteCommand("Close position", lambda: self.request_close_position(),
                            "close the selected position, after confirmation"),
+            PaletteCommand("Kill switch: close every position, cancel every order", self.request_kill_switch,
+                           "type KILL to confirm (same as K in the Positions pane)"),
+            PaletteCommand("Go LIVE (real orders)", self.request_go_live,
+                           "only with jarvis --live and the exchange keys; type LIVE to confirm"),
             PaletteCommand("Toggle zoom", self.action_zoom, "show only the active pane, or all of them"),
             PaletteCommand("Push to talk", self.action_push_to_talk, f"same as {PTT_KEY}"),
             PaletteCommand("Show keys (help)", self.action_help, "every key binding"),

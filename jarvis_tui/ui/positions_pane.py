@@ -1,9 +1,10 @@
 """Pane 5: trading positions, with a totals row, a PAPER/LIVE badge and a signals toggle.
 
 The pane only renders ``PositionsUpdated`` / ``SignalsUpdated`` /
-``MarketDataStatus`` payloads (frozen views).  Closing a position is a request
-it posts to the app (``CloseRequested``); the app asks for confirmation and
-calls the trading service in a worker.
+``MarketDataStatus`` payloads (frozen views).  Closing a position, the kill
+switch and taking a signal are requests it posts to the app
+(``CloseRequested``, ``KillRequested``, ``TakeRequested``); the app asks for
+confirmation and calls the trading service in a worker.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ class PositionsTable(DataTable):
 
     BINDINGS = [
         Binding("x", "close_selected", "Close pos."),
+        Binding("K", "kill_switch", "Kill all"),
         Binding("g", "toggle_signals", "Signals"),
     ]
 
@@ -46,10 +48,16 @@ class PositionsTable(DataTable):
             self.position_id = position_id
             self.symbol = symbol
 
+    class KillRequested(Message):
+        """The kill switch: close every position and cancel every order (the app asks for KILL)."""
+
     def action_close_selected(self) -> None:
         pane = self.parent
         if isinstance(pane, PositionsPane):
             pane.request_close()
+
+    def action_kill_switch(self) -> None:
+        self.post_message(PositionsTable.KillRequested())
 
     def action_toggle_signals(self) -> None:
         pane = self.parent
@@ -58,7 +66,20 @@ class PositionsTable(DataTable):
 
 
 class SignalsTable(DataTable):
-    BINDINGS = [Binding("g", "toggle_signals", "Positions")]
+    BINDINGS = [
+        Binding("t", "take_signal", "Take signal"),
+        Binding("g", "toggle_signals", "Positions"),
+    ]
+
+    class TakeRequested(Message):
+        def __init__(self, signal: Any) -> None:
+            super().__init__()
+            self.signal = signal
+
+    def action_take_signal(self) -> None:
+        pane = self.parent
+        if isinstance(pane, PositionsPane):
+            pane.request_take()
 
     def action_toggle_signals(self) -> None:
         pane = self.parent
@@ -76,6 +97,7 @@ class PositionsPane(Vertical):
         self.empty = Static(Text("No open positions."), markup=False, id="positions-empty")
         self.balance = Static(Text(""), markup=False, id="trading-balance")
         self.positions: dict[str, Any] = {}
+        self.signal_views: dict[str, Any] = {}
         self.mode = "PAPER"
         self.showing_signals = False
 
@@ -154,6 +176,7 @@ class PositionsPane(Vertical):
 
     def show_signals(self, recent: tuple[Any, ...], threshold: float) -> None:
         self.signals.clear()
+        self.signal_views = {s.id: s for s in recent[:20]}
         for s in recent[:20]:
             state = "taken" if s.taken else ("ready" if s.actionable else "below")
             self.signals.add_row(
@@ -179,3 +202,16 @@ class PositionsPane(Vertical):
             self.app.notify("Select a position row (not the totals row).", severity="warning")
             return
         self.post_message(PositionsTable.CloseRequested(key, self.positions[key].symbol))
+
+    def show_positions_list(self) -> None:
+        """Back from the signals list to the positions table (after a signal was taken)."""
+        if self.showing_signals:
+            self.toggle_signals()
+
+    def request_take(self) -> None:
+        table = self.signals
+        if not self.signal_views or not 0 <= table.cursor_row < table.row_count:
+            self.app.notify("No signal selected.", severity="warning")
+            return
+        key = table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value
+        self.post_message(SignalsTable.TakeRequested(self.signal_views[key]))

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from jarvis_tui.config import Config, HealthConfig, NodeConfig, StoreConfig
+from jarvis_tui.trading.settings import TradingSettings
 
 # Deterministic answers: the loopback nodes stream these word by word.
 NODE_SPECS = (
@@ -46,3 +47,10 @@ def cluster(loopback_node: Any, tmp_path: Path) -> Callable[..., tuple[Config, l
         return make_config(specs, db_path or tmp_path / "jarvis.db"), started
 
     return build
+
+
+@pytest.fixture
+def paper_trading(tmp_path: Path, refused_url: str) -> TradingSettings:
+    """Paper trading settings whose exchange refuses connections: prices come only from the test."""
+    return TradingSettings(exchange_base_url=refused_url, markets_cache_dir=tmp_path / "markets",
+                           price_source="poll", poll_s=3600.0, scan_interval_s=3600.0)

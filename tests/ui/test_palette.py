@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 
-import pytest
 from textual.command import CommandPalette
 from textual.widgets import Input
 
 from jarvis_tui.trading.service import TradingService
-from jarvis_tui.trading.settings import TradingSettings
 from jarvis_tui.ui.app import PANES, JarvisApp
 from jarvis_tui.ui.screens.confirm_screen import ConfirmScreen
 from jarvis_tui.ui.screens.conversations_screen import ConversationsScreen
@@ -133,13 +131,6 @@ async def test_palette_benchmark_shows_progress(cluster):
         assert "benchmark" in str(app.query_one("#bench-label").render())
         await pilot.press("escape")
         await pilot.press("q")
-
-
-@pytest.fixture
-def paper_trading(tmp_path, refused_url):
-    settings = TradingSettings(exchange_base_url=refused_url, markets_cache_dir=tmp_path / "markets",
-                               price_source="poll", poll_s=3600.0, scan_interval_s=3600.0)
-    return settings
 
 
 async def test_palette_close_position_asks_for_confirmation(cluster, paper_trading, tmp_path):
