@@ -95,10 +95,12 @@ class CockpitServices:
         await self.start_voice(orchestrator)
 
     async def start_voice(self, orchestrator: Any) -> bool:
+        from jarvis_tui.voice.llm import node_steps
         from jarvis_tui.voice.service import VoiceService
 
         if self.voice is None:
-            self.voice = VoiceService(orchestrator.config.section("voice"), self.bus, clock=self.clock)
+            settings = orchestrator.config.section("voice")
+            self.voice = VoiceService(settings, self.bus, clock=self.clock, **node_steps(orchestrator, settings))
             self._owned.add("voice")
         self.unavailable.pop("voice", None)
         return await self.voice.start()

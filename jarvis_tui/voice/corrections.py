@@ -7,15 +7,14 @@ exactly as whisper wrote it.  ``[start]`` entries apply only at the start of
 the utterance, where the wake word lives: "now this" is a fine phrase
 mid-sentence.
 
-The LLM step is a callable the owner passes in (the lead wires one that asks
-the configured fast node through the orchestrator).  It gets a short timeout;
-when it is slow, fails, or answers something implausible, the dictionary
-result stands.
+The LLM step is a callable the owner passes in (``voice.llm.node_corrector``
+asks the configured fast node through the orchestrator).  It gets a short
+timeout; when it is slow, fails, or answers something implausible, the
+dictionary result stands.
 """
 
 from __future__ import annotations
 
-import asyncio
 import re
 import time
 import tomllib
@@ -25,12 +24,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from jarvis_tui.paths import data_file
+from jarvis_tui.voice.llm import within
 
 LlmCorrector = Callable[[str], Awaitable[str]]
-LLM_CORRECTION_PROMPT = (
-    "Fix speech-recognition mistakes in this voice command to an assistant called Jarvis. "
-    "Keep the language and meaning; change only mis-heard words. Reply with the corrected text only.\n\n{text}"
-)
+# Characters of markdown or markup: a reply that adds them is formatting an answer, not fixing words.
+_MARKUP = re.compile(r"[*`#<>\[\]{}|_~]")
 
 
 class CorrectionsError(Exception):
@@ -145,9 +143,11 @@ class CorrectionTable:
 
 
 def plausible_llm_fix(before: str, after: str) -> bool:
-    """A correction, not an answer: similar length, not empty, one line."""
+    """A correction, not an answer: similar length, not empty, one line, no markup the input lacked."""
     after = after.strip()
     if not after or "\n" in after:
+        return False
+    if set(_MARKUP.findall(after)) - set(_MARKUP.findall(before)):
         return False
     return 0.5 * len(before) <= len(after) <= 1.6 * len(before) + 10
 
@@ -165,7 +165,7 @@ class TranscriptCorrector:
             return result
         started = time.perf_counter()
         try:
-            answer = await asyncio.wait_for(self.llm(result.text), timeout=self.llm_timeout_s)
+            answer = await within(self.llm(result.text), self.llm_timeout_s)
         except TimeoutError:
             self.stats["llm_timeout"] += 1
             return _with_llm(result, result.text, f"LLM correction timed out after {self.llm_timeout_s:g} s",

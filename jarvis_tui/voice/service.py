@@ -210,7 +210,8 @@ class VoiceService:
         if not self.started or not self.ptt.speaking_started():
             return None
         try:
-            spoken = await prepare_speech(text, self.settings.summarize_over_chars, self.summarizer)
+            spoken = await prepare_speech(text, self.settings.summarize_over_chars, self.summarizer,
+                                          self.settings.summary_timeout_s)
             if not spoken:
                 return None
             loop = asyncio.get_running_loop()

@@ -39,8 +39,10 @@ class VoiceSettings:
     command_threshold: float = 80.0  # 0-100 fuzzy score a command needs
     speak_replies: bool = False
     summarize_over_chars: int = 300  # longer answers are summarised before they are spoken
-    llm_correction_node: str | None = None
+    llm_correction_node: str | None = None  # a fast node that fixes transcripts after the dictionary
     llm_correction_timeout_s: float = 2.0
+    summary_node: str | None = None  # a node that summarises long answers before they are spoken
+    summary_timeout_s: float = 3.0
     tts_rate: int | None = None  # words per minute; engine default when unset
     tts_voice: str | None = None  # a pyttsx3 voice id or a substring of its name ("fr", "French")
     commands_path: str | None = None  # defaults to the shipped data/commands.toml
@@ -134,6 +136,8 @@ def parse_voice_section(raw: dict[str, Any], ctx: Any) -> VoiceSettings:
         summarize_over_chars=summarize,
         llm_correction_node=ctx.get(raw, "llm_correction_node", str, None) or None,
         llm_correction_timeout_s=ctx.positive(raw, "llm_correction_timeout_s", d.llm_correction_timeout_s),
+        summary_node=ctx.get(raw, "summary_node", str, None) or None,
+        summary_timeout_s=ctx.positive(raw, "summary_timeout_s", d.summary_timeout_s),
         tts_rate=tts_rate,
         tts_voice=ctx.get(raw, "tts_voice", str, None) or None,
         commands_path=ctx.get(raw, "commands_path", str, None) or None,

@@ -12,13 +12,13 @@ would swallow the UI's own writes for that moment, so instead the drivers'
 module-level ``print`` is shadowed with a no-op once they are loaded.
 
 Long answers are summarised before speaking: by an optional async summariser
-(the lead may pass one that asks a fast node), else by taking the first
-sentences that fit.
+(``voice.llm.node_summarizer`` asks ``[voice] summary_node``), else, when there
+is none or it is slow, fails or answers too long, by taking the first sentences
+that fit.
 """
 
 from __future__ import annotations
 
-import asyncio
 import re
 import sys
 import tempfile
@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from jarvis_tui.voice.capture import VoiceUnavailable, find_device, import_sounddevice
+from jarvis_tui.voice.llm import within
 from jarvis_tui.voice.settings import VoiceSettings
 
 Summarizer = Callable[[str, int], Awaitable[str]]  # (text, max_chars) -> summary
@@ -76,7 +77,7 @@ async def prepare_speech(text: str, max_chars: int, summarizer: Summarizer | Non
         return clean
     if summarizer is not None:
         try:
-            summary = speakable_text(await asyncio.wait_for(summarizer(clean, max_chars), timeout_s))
+            summary = speakable_text(await within(summarizer(clean, max_chars), timeout_s))
             if summary and len(summary) <= 2 * max_chars:
                 return summary
         except Exception:  # noqa: BLE001 - a slow or failing summariser falls back to extraction

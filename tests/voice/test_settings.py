@@ -22,6 +22,7 @@ def test_defaults(tmp_path: Path) -> None:
     assert (voice.enabled, voice.sample_rate, voice.model, voice.language) == (False, 16000, "tiny.en", "auto")
     assert (voice.silence_s, voice.max_record_s, voice.wake_word) == (1.2, 30.0, "jarvis")
     assert voice.llm_correction_timeout_s == 2.0 and voice.whisper_language is None
+    assert voice.summary_node is None and voice.summary_timeout_s == 3.0
 
 
 def test_full_table(tmp_path: Path) -> None:
@@ -39,6 +40,9 @@ preroll_s = 0.25
 command_threshold = 75
 speak_replies = true
 llm_correction_node = "M2"
+llm_correction_timeout_s = 1.5
+summary_node = "M3"
+summary_timeout_s = 2.5
 tts_rate = 160
 tts_voice = "fr"
 """)
@@ -46,6 +50,7 @@ tts_voice = "fr"
     assert voice.input_device == "USB" and voice.output_device == 3
     assert voice.model == "base" and voice.whisper_language == "fr" and voice.device == "auto"
     assert voice.max_record_s == 20.0 and voice.command_threshold == 75.0 and voice.llm_correction_node == "M2"
+    assert (voice.llm_correction_timeout_s, voice.summary_node, voice.summary_timeout_s) == (1.5, "M3", 2.5)
     assert not config.warnings
 
 
@@ -54,6 +59,7 @@ tts_voice = "fr"
     ('model = "large-v3"', "model must be one of tiny.en, base"),
     ('device = "tpu"', "device must be one of cpu, cuda, auto"),
     ("silence_s = 0", "silence_s must be > 0"),
+    ("summary_timeout_s = 0", "summary_timeout_s must be > 0"),
     ("energy_threshold = 2", "energy_threshold must be between 0 and 1"),
     ("sample_rate = 4000", "sample_rate must be between 8000 and 48000"),
     ("input_device = -1", "input_device must be a device index"),
