@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -359,6 +359,43 @@ class ExchangeGateway:
         if not data:
             return None
         return self.client.parse_order(data, market)
+
+    async def fetch_open_plan_orders(self, symbol: str) -> list[dict[str, Any]]:
+        """MEXC's GET planorder/list/orders (states=1: untriggered) for one contract, as MEXC's raw rows.
+
+        Raw, not ccxt's ``fetch_open_orders(params={"trigger": True})``: ccxt's ``parse_order`` takes the id
+        from ``orderId``, which on a plan row is the order created *when it triggers* (0 until then), and
+        leaves the side as MEXC's integer.
+        """
+        market = self.client.market(symbol)
+        response = await self.call("contractPrivateGetPlanorderListOrders",
+                                   {"symbol": market["id"], "states": "1", "page_num": 1, "page_size": 100})
+        data = response.get("data") if isinstance(response, dict) else None
+        return [row for row in data or [] if isinstance(row, dict)]
+
+    async def find_open_plan_order(self, symbol: str, *, side: int, amount: float, trigger_price: float,
+                                   trigger_type: int, exclude: Collection[str] = ()) -> dict[str, Any] | None:
+        """The untriggered plan order with this MEXC side, trigger type, trigger price and volume, if any.
+
+        The retry check for trigger orders: MEXC's plan-order list carries no externalOid and there is no
+        plan-order lookup by it, so a placement whose reply was lost is recognised by what it orders.  Prices
+        and volumes are compared at the market's precision; ids in ``exclude`` (orders that were open before
+        the first attempt) never match.
+        """
+        client = self.client
+        want = (side, trigger_type, client.price_to_precision(symbol, trigger_price),
+                client.amount_to_precision(symbol, amount))
+        for row in await self.fetch_open_plan_orders(symbol):
+            try:
+                seen = (int(row["side"]), int(row["triggerType"]),
+                        client.price_to_precision(symbol, float(row["triggerPrice"])),
+                        client.amount_to_precision(symbol, float(row["vol"])))
+                untriggered = int(row.get("state", 1)) == 1
+            except (KeyError, TypeError, ValueError):
+                continue
+            if seen == want and untriggered and str(row.get("id")) not in exclude:
+                return row
+        return None
 
 
 def _first_line(exc: BaseException) -> str:

@@ -93,14 +93,16 @@ class RiskLimits:
     max_price_age_s: float
 
 
-def check_price_fresh(symbol: str, price_ts: float | None, now: float, max_age_s: float) -> None:
+def check_price_fresh(symbol: str, price_ts: float | None, now: float, max_age_s: float, *,
+                      action: str = "order", advice: str = "market data is stale") -> None:
+    """Refuse an ``action`` priced on a quote older than ``max_age_s``; the message ends with ``advice``."""
     if price_ts is None:
-        raise TradingRefused(f"order refused: no price for {symbol} yet (market data unavailable)",
+        raise TradingRefused(f"{action} refused: no price for {symbol} yet (market data unavailable)",
                              code="no-price")
     age = now - price_ts
     if age > max_age_s:
-        raise TradingRefused(f"order refused: the {symbol} price is {age:.0f}s old (limit {max_age_s:g}s); "
-                             "market data is stale", code="stale-price")
+        raise TradingRefused(f"{action} refused: the {symbol} price is {age:.0f}s old (limit {max_age_s:g}s); "
+                             f"{advice}", code="stale-price")
 
 
 def check_new_position(limits: RiskLimits, *, open_positions: int, total_notional: float,

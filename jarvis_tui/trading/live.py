@@ -5,8 +5,12 @@ Only ``TradingService`` creates a ``LiveTrader``, and only after
 named in config and the typed confirmation.
 
 - Every order carries a client order id (MEXC ``externalOid``).  When a create
-  call fails on the network, the order is looked up by that id before the
-  retry, so a retry never doubles a position.
+  call fails on the network, the order is looked up before the retry, so a
+  retry never doubles a position or a protective order: a normal order by that
+  id (``order/external``); a trigger (plan) order, which MEXC neither lists nor
+  finds by externalOid, among the untriggered plan orders (``planorder/list/
+  orders``) by side, trigger type, trigger price and volume, skipping the ones
+  that were already open before the first attempt.
 - MEXC through ccxt takes no stopLoss/takeProfit on the entry order, so TP and
   SL are reduce-only trigger (plan) orders placed right after the entry fills.
   If either cannot be placed, the other is cancelled and the position is
@@ -30,6 +34,14 @@ from jarvis_tui.trading.views import PositionView
 
 TRIGGER_AT_OR_ABOVE = 1  # MEXC triggerType 1: last price >= trigger
 TRIGGER_AT_OR_BELOW = 2  # MEXC triggerType 2: last price <= trigger
+
+
+def mexc_side(side: str, reduce_only: bool) -> int:
+    """MEXC's order side in one-way mode, as ccxt's create_swap_order maps it: 1 open long, 2 close short,
+    3 open short, 4 close long."""
+    if reduce_only:
+        return 2 if side == "buy" else 4
+    return 1 if side == "buy" else 3
 
 
 @dataclass
@@ -59,6 +71,7 @@ class KillReport:
     closed: list[str] = field(default_factory=list)
     cancelled: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    left_open: list[str] = field(default_factory=list)  # symbols the kill could not close
 
 
 class LiveTrader:
@@ -94,16 +107,19 @@ class LiveTrader:
 
     async def create_idempotent(self, symbol: str, side: str, amount: float, params: dict[str, Any],
                                 purpose: str) -> dict[str, Any]:
-        """create_order with a client order id; a network failure is checked by that id before retrying."""
+        """create_order with a client order id; after a network failure, ``_lookup`` checks whether the order
+        reached MEXC before it is sent again."""
         client_order_id = params.setdefault("clientOrderId", new_client_order_id())
         await self._note(client_order_id, symbol, purpose, None, "sending")
+        # a trigger order is found again by what it orders, so the identical ones already open are not ours
+        before = await self._open_plan_ids(symbol) if params.get("triggerPrice") is not None else set()
         last_error: Exception | None = None
         for attempt in range(self.retries + 1):
             try:
                 order = await self.gateway.call("create_order", symbol, "market", side, amount, None, dict(params))
             except ExchangeUnavailable as exc:
                 last_error = exc
-                found = await self._lookup(symbol, client_order_id)
+                found = await self._lookup(symbol, client_order_id, side, amount, params, before)
                 if found is not None:
                     order = found
                 else:
@@ -116,11 +132,26 @@ class LiveTrader:
         await self._note(client_order_id, symbol, purpose, None, "failed")
         raise ExchangeUnavailable(f"{purpose} order not confirmed after {self.retries + 1} tries: {last_error}")
 
-    async def _lookup(self, symbol: str, client_order_id: str) -> dict[str, Any] | None:
+    async def _lookup(self, symbol: str, client_order_id: str, side: str, amount: float, params: dict[str, Any],
+                      before: set[str]) -> dict[str, Any] | None:
+        """Did the attempt whose reply was lost reach MEXC?  The order if so; None if not, or if MEXC cannot say."""
+        trigger = params.get("triggerPrice")
         try:
-            return await self.gateway.fetch_order_by_client_id(symbol, client_order_id)
-        except ExchangeUnavailable:
+            if trigger is None:
+                return await self.gateway.fetch_order_by_client_id(symbol, client_order_id)
+            row = await self.gateway.find_open_plan_order(
+                symbol, side=mexc_side(side, bool(params.get("reduceOnly"))), amount=amount,
+                trigger_price=float(trigger), trigger_type=int(params.get("triggerType", TRIGGER_AT_OR_ABOVE)),
+                exclude=before)
+        except (ExchangeUnavailable, ExchangeRejected):
             return None
+        return None if row is None else {"id": str(row["id"]), "symbol": symbol, "info": row}
+
+    async def _open_plan_ids(self, symbol: str) -> set[str]:
+        try:
+            return {str(row.get("id")) for row in await self.gateway.fetch_open_plan_orders(symbol)}
+        except (ExchangeUnavailable, ExchangeRejected):
+            return set()  # unknown: a lost reply then matches any identical open order rather than doubling it
 
     async def _wait_filled(self, order_id: str, symbol: str) -> dict[str, Any]:
         deadline = self.clock.monotonic() + self.fill_timeout_s
@@ -240,6 +271,7 @@ class LiveTrader:
                 report.closed.append(position["symbol"])
             except (ExchangeRejected, ExchangeUnavailable) as exc:
                 report.errors.append(f"close {position['symbol']}: {exc}")
+                report.left_open.append(position["symbol"])
         self.protection.clear()
         return report
 

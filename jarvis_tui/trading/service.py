@@ -393,9 +393,11 @@ class TradingService:
         self.bus.publish(TradingModeChanged(mode=PAPER, reason="switched back"))
         self._publish_positions(force=True)
 
-    def _price_for(self, symbol: str) -> float:
+    def _price_for(self, symbol: str, *, action: str = "order", advice: str = "market data is stale") -> float:
+        """The last quote for ``symbol``, refused (TradingRefused) when it is older than max_price_age_s."""
         quote = self._engine().last_quote(symbol)
-        check_price_fresh(symbol, quote[1] if quote else None, self.clock.time(), self.settings.max_price_age_s)
+        check_price_fresh(symbol, quote[1] if quote else None, self.clock.time(), self.settings.max_price_age_s,
+                          action=action, advice=advice)
         assert quote is not None
         return quote[0]
 
@@ -455,8 +457,10 @@ class TradingService:
             return result
         engine = self._engine()
         position = engine.find(symbol_or_id)
-        quote = engine.last_quote(position.symbol)
-        price = quote[0] if quote else position.mark_price
+        # A paper close fills at our quote, so an old quote would book a price nobody could trade at.
+        # (A live close is a reduce-only market order that MEXC fills at its own price: not refused.)
+        price = self._price_for(position.symbol, action="close", advice="a paper close fills at the current "
+                                "price; wait for market data to return and close again")
         async with self._lock:
             result = await engine.close_position(position.id, price=price, fraction=fraction, reason="manual")
         self._publish_closes([result] if result.fully_closed else [])
@@ -475,15 +479,27 @@ class TradingService:
                 report.errors.append(f"positions check after the kill: {exc}")
             self._publish_positions(force=True)
             return report
+        # Paper kill is best effort, like the live one: every position with a fresh price is closed; one
+        # whose price is stale stays open and is reported, since a paper fill needs a price MEXC would give.
         report = KillReport()
         engine = self._engine()
+        ages: list[str] = []
         for position in engine.open_positions():
-            quote = engine.last_quote(position.symbol)
+            try:
+                price = self._price_for(position.symbol)
+            except TradingRefused:
+                quote = engine.last_quote(position.symbol)
+                report.left_open.append(position.symbol)
+                ages.append(f"{position.symbol} {self.clock.time() - quote[1]:.0f}s" if quote else position.symbol)
+                continue
             async with self._lock:
-                result = await engine.close_position(position.id, price=quote[0] if quote else position.mark_price,
-                                                     reason="kill")
+                result = await engine.close_position(position.id, price=price, reason="kill")
             self._publish_closes([result])
             report.closed.append(position.symbol)
+        if report.left_open:
+            report.errors.append(f"{len(ages)} paper position(s) left open on stale prices ({', '.join(ages)} old, "
+                                 f"limit {self.settings.max_price_age_s:g}s); run the kill switch again once market "
+                                 "data is back")
         self._publish_positions(force=True)
         return report
 

@@ -6,7 +6,9 @@ MEXC's ApiKey / Request-Time / Signature headers, and the signature is checked
 (HMAC-SHA256 of apiKey + Request-Time + body-or-sorted-query), so the real
 ccxt signing path is exercised.  Market orders fill at once at the ticker's
 last price and move a one-way position book; plan (trigger) orders are kept
-until cancelled.  Failure switches let tests drop a response, reject plan
+until cancelled and listed by ``planorder/list/orders`` in MEXC's documented
+row shape (no externalOid: MEXC does not return one for plan orders).
+Failure switches let tests drop a response (order or plan order), reject plan
 orders or take the whole exchange down.
 """
 
@@ -26,6 +28,7 @@ from jarvis_tui.paths import data_file
 
 TEST_KEY = "mx0vgl-test-key-AAAAAAAA"
 TEST_SECRET = "test-secret-0123456789abcdef-ZZZZ"
+PLAN_UNTRIGGERED, PLAN_CANCELLED = 1, 2  # planorder states: 1 untriggered, 2 cancelled, 3 executed, 4 invalid
 
 
 @dataclass
@@ -48,6 +51,7 @@ class MexcState:
     headers_seen: list[dict[str, str]] = field(default_factory=list)
     down: bool = False  # every request: connection closed without an answer
     drop_next_create: int = 0  # order/create is executed, then the connection drops (a lost reply)
+    drop_next_plan: int = 0  # planorder/place is executed, then the connection drops (a lost reply)
     reject_plan: bool = False  # planorder/place answers an error
     reject_plan_after: int | None = None  # accept this many plan orders, then reject
     fill: bool = True  # market orders fill at once (False: they stay open, state 2)
@@ -177,18 +181,39 @@ class MexcHandler(BaseHTTPRequestHandler):
             if s.reject_plan or (s.reject_plan_after is not None and accepted >= s.reject_plan_after):
                 return _err(2011, "trigger price is invalid")
             plan_id = next(s.ids)
-            s.plan_orders[str(plan_id)] = {**body, "id": str(plan_id), "state": 1}
+            s.plan_orders[str(plan_id)] = {**body, "id": str(plan_id), "state": PLAN_UNTRIGGERED}
+            if s.drop_next_plan > 0:
+                s.drop_next_plan -= 1
+                return None
             return _ok(plan_id)  # MEXC answers the bare trigger order id
+        if path == "/api/v1/private/planorder/list/orders":
+            return _ok(self._plan_rows(query))
         if path == "/api/v1/private/planorder/cancel":
             for item in body:
-                s.plan_orders.get(str(item["orderId"]), {})["state"] = 4
+                s.plan_orders.get(str(item["orderId"]), {})["state"] = PLAN_CANCELLED
             return _ok()
         if path == "/api/v1/private/planorder/cancel_all":
             for plan in s.plan_orders.values():
                 if body is None or not body.get("symbol") or plan["symbol"] == body["symbol"]:
-                    plan["state"] = 4
+                    plan["state"] = PLAN_CANCELLED
             return _ok()
         return _err(404, f"no route {method} {path}")
+
+    def _plan_rows(self, query: dict[str, str]) -> list[dict[str, Any]]:
+        """GET planorder/list/orders: filters symbol and states ("1,2"), pages by page_num / page_size."""
+        states = {int(x) for x in query["states"].split(",")} if query.get("states") else None
+        rows = [{"id": int(p["id"]), "symbol": p["symbol"], "leverage": p.get("leverage", 0), "side": p["side"],
+                 "triggerPrice": float(p["triggerPrice"]), "price": float(p.get("price") or 0), "vol": p["vol"],
+                 "openType": p["openType"], "triggerType": p["triggerType"], "state": p["state"],
+                 "executeCycle": 24 if int(p.get("executeCycle", 1)) == 1 else 168, "trend": p.get("trend", 1),
+                 "orderType": p["orderType"], "orderId": 0, "errorCode": 0, "createTime": 1767571200000,
+                 "updateTime": 1767571200000}
+                for p in self.state.plan_orders.values()
+                if (not query.get("symbol") or p["symbol"] == query["symbol"])
+                and (states is None or p["state"] in states)]
+        size = min(int(query.get("page_size") or 20), 100)
+        start = (int(query.get("page_num") or 1) - 1) * size
+        return rows[start:start + size]
 
     def _create(self, body: dict[str, Any]) -> Any:
         s = self.state

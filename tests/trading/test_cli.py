@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -79,6 +81,20 @@ async def test_close_symbol(tmp_path: Path, settings, mexc) -> None:
     assert again.returncode == 3 and again.stderr.strip() == "jarvis trade: no open paper position for BTC"
     unknown = trade(config, "close", "BTC", "--fraction", "2")
     assert unknown.returncode == 2 and len(unknown.stderr.strip().splitlines()) == 1
+
+
+async def test_close_refused_on_a_stale_price(tmp_path: Path, settings, mexc) -> None:
+    await seed_position(tmp_path, settings)
+    config = write_config(tmp_path, f"http://127.0.0.1:{free_port()}")  # MEXC unreachable: no fresh price
+    config.write_text(config.read_text() + "max_price_age_s = 0.5\n")
+    await asyncio.sleep(0.6)  # the seeded mark is older than the limit
+    done = trade(config, "close", "BTC")
+    assert done.returncode == 3 and "Traceback" not in done.stderr
+    assert re.fullmatch(r"jarvis trade: close refused: the BTC/USDT:USDT price is \d+s old \(limit 0\.5s\); a paper "
+                        r"close fills at the current price; wait for market data to return and close again",
+                        done.stderr.strip()), done.stderr
+    status = json.loads(trade(config, "status", "--json").stdout)
+    assert [p["symbol"] for p in status["positions"]] == ["BTC/USDT:USDT"]  # still open
 
 
 def test_live_close_without_keys_is_refused(tmp_path: Path, mexc) -> None:

@@ -15,7 +15,7 @@ from jarvis_tui.core.clock import ManualClock
 from jarvis_tui.trading.events import PositionsUpdated, TradingModeChanged
 from jarvis_tui.trading.guards import TradingRefused, require_live
 from jarvis_tui.trading.service import TradingService
-from tests.trading.mexc_server import TEST_KEY, TEST_SECRET
+from tests.trading.mexc_server import PLAN_CANCELLED, PLAN_UNTRIGGERED, TEST_KEY, TEST_SECRET
 
 BTC, ETH, SOL = "BTC/USDT:USDT", "ETH/USDT:USDT", "SOL/USDT:USDT"
 
@@ -109,6 +109,50 @@ async def test_lost_reply_retry_is_idempotent(make_service, mexc) -> None:
     assert ("entry", "accepted") in rows and len([r for r in rows if r[0] == "entry"]) == 1
 
 
+async def test_lost_trigger_order_reply_retry_places_one_trigger_order(make_service, mexc) -> None:
+    service = await live_service(make_service)
+    mexc.state.drop_next_plan = 1  # the TP plan order is created on MEXC, but the client sees the connection drop
+    view = await service.open_position("BTC", "long")
+    assert mexc.state.paths("POST").count("/api/v1/private/planorder/place") == 2, "TP once, SL once: no second TP"
+    assert "/api/v1/private/planorder/list/orders" in mexc.state.paths("GET")
+    open_plans = [p for p in mexc.state.plan_orders.values() if p["state"] == PLAN_UNTRIGGERED]
+    assert sorted(float(p["triggerPrice"]) for p in open_plans) == [96757.5, 97388.0]
+    [tp] = [p for p in open_plans if float(p["triggerPrice"]) == 97388.0]
+    assert service.live.protection[BTC].tp_order_id == tp["id"]  # the lost order was adopted, not re-placed
+    assert view.tp_price == 97388.0 and view.sl_price == 96757.5
+    rows = sqlite3.connect(service.db_path).execute("SELECT purpose, status FROM paper_live_orders").fetchall()
+    assert ("tp", "accepted") in rows and len([r for r in rows if r[0] == "tp"]) == 1
+
+
+async def test_lost_trigger_reply_is_not_confused_with_an_older_identical_order(make_service, mexc) -> None:
+    """A leftover identical trigger (say, the SL of an earlier position that hit TP) was open before the attempt."""
+    service = await live_service(make_service)
+    mexc.state.plan_orders["739000000000000001"] = {
+        "symbol": "BTC_USDT", "vol": 10.0, "side": 4, "type": 5, "openType": 1, "leverage": 10,
+        "triggerPrice": "97388", "triggerType": 1, "executeCycle": 1, "trend": 1, "orderType": 5,
+        "id": "739000000000000001", "state": PLAN_UNTRIGGERED}
+    mexc.state.drop_next_plan = 1
+    await service.open_position("BTC", "long")
+    new_tp = [pid for pid, p in mexc.state.plan_orders.items()
+              if float(p["triggerPrice"]) == 97388.0 and pid != "739000000000000001"]
+    assert len(new_tp) == 1 and service.live.protection[BTC].tp_order_id == new_tp[0]
+
+
+async def test_plan_order_list_has_mexc_shape(make_service, mexc) -> None:
+    """GET planorder/list/orders answers MEXC's documented rows (no externalOid), filtered by symbol and states."""
+    service = await live_service(make_service)
+    await service.open_position("BTC", "long")
+    await service.open_position("ETH", "short")
+    rows = await service.gateway.fetch_open_plan_orders(BTC)
+    assert len(rows) == 2 and {r["symbol"] for r in rows} == {"BTC_USDT"}
+    assert set(rows[0]) == {"id", "symbol", "leverage", "side", "triggerPrice", "price", "vol", "openType",
+                            "triggerType", "state", "executeCycle", "trend", "orderType", "orderId", "errorCode",
+                            "createTime", "updateTime"}
+    await service.close_position("BTC")  # cancels the BTC plan orders: no longer untriggered
+    assert await service.gateway.fetch_open_plan_orders(BTC) == []
+    assert len(await service.gateway.fetch_open_plan_orders("ETH/USDT:USDT")) == 2
+
+
 async def test_failed_protective_order_closes_the_position(make_service, mexc) -> None:
     service = await live_service(make_service)
     mexc.state.reject_plan_after = 1  # TP is accepted, SL is rejected
@@ -118,7 +162,7 @@ async def test_failed_protective_order_closes_the_position(make_service, mexc) -
     sides = [o["side"] for o in mexc.state.orders.values()]
     assert sides == [1, 4]  # opened long, then closed long at market
     assert mexc.state.positions[("SOL_USDT", 1)]["holdVol"] == 0
-    assert all(p["state"] == 4 for p in mexc.state.plan_orders.values())  # the accepted TP was cancelled
+    assert all(p["state"] == PLAN_CANCELLED for p in mexc.state.plan_orders.values())  # the accepted TP was cancelled
     assert service.positions() == []
 
 
@@ -159,14 +203,16 @@ async def test_kill_switch_closes_everything_and_cancels(make_service, mexc) -> 
     report = await service.kill("KILL")
     assert sorted(report.closed) == [BTC, ETH] and not report.errors
     assert all(p["holdVol"] == 0 for p in mexc.state.positions.values())
-    assert all(p["state"] == 4 for p in mexc.state.plan_orders.values())
+    assert all(p["state"] == PLAN_CANCELLED for p in mexc.state.plan_orders.values())
     assert "/api/v1/private/order/cancel_all" in mexc.state.paths("POST")
     assert service.positions() == []
 
 
 async def test_close_live_position(make_service, mexc) -> None:
-    service = await live_service(make_service)
+    clock = ManualClock(wall=1_767_571_200.0)
+    service = await live_service(make_service, clock=clock, max_price_age_s=10.0)
     await service.open_position("DOGE", "long")
+    clock.advance(60)  # our quote is stale, but a live close is a reduce-only market order MEXC fills itself
     await service.close_position("DOGE")
     assert mexc.state.positions[("DOGE_USDT", 1)]["holdVol"] == 0
     with pytest.raises(TradingRefused, match="no open live position"):

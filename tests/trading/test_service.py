@@ -64,9 +64,23 @@ async def test_paper_open_close_publishes_and_marks_go_stale(paper, mexc) -> Non
     assert stale.stale and stale.mark_price == 97000.0  # the last mark is kept
     with pytest.raises(TradingRefused, match="price is 11s old"):
         await service.open_position("ETH", "long")
+    drain(sub)
 
+    # a paper close fills at our quote: on an 11s-old one it is refused, in one line that says what to do
+    with pytest.raises(TradingRefused) as refused:
+        await service.close_position("BTC")
+    assert str(refused.value) == ("close refused: the BTC/USDT:USDT price is 11s old (limit 10s); a paper close "
+                                  "fills at the current price; wait for market data to return and close again")
+    assert refused.value.code == "stale-price"
+    assert len(service.positions()) == 1 and not [e for e in drain(sub) if isinstance(e, PositionClosed)]
+    with pytest.raises(TradingRefused, match="close refused: the BTC/USDT:USDT price is 11s old"):
+        await service.close_position("BTC", fraction=0.5)  # a partial close too
+
+    mexc.state.down = False
+    mexc.state.prices["BTC_USDT"] = 97_100.0
+    assert await service.refresh_once()
     result = await service.close_position("BTC")
-    assert result.fully_closed
+    assert result.fully_closed and result.price == 97_100.0  # the fresh price, not the stale 97000 mark
     closed = [e for e in drain(sub) if isinstance(e, PositionClosed)]
     assert closed and closed[0].reason == "manual"
 
@@ -89,6 +103,29 @@ async def test_kill_paper_needs_confirmation(paper, mexc) -> None:
         await service.kill("")
     report = await service.kill("KILL")
     assert sorted(report.closed) == [BTC, "XRP/USDT:USDT"] and service.positions() == []
+
+
+async def test_paper_kill_closes_fresh_positions_and_reports_stale_ones(paper, mexc) -> None:
+    """Best effort, as the live kill: fresh prices are closed, a stale one is left open and named."""
+    clock = ManualClock(wall=1_767_571_200.0)
+    service = await paper(clock=clock, max_price_age_s=10.0)
+    await service.refresh_once()
+    await service.open_position("BTC", "long")
+    await service.open_position("XRP", "short")
+    clock.advance(11)
+    await service.on_quote(BTC, 97_050.0, clock.time())  # BTC is fresh again, XRP's price is 11s old
+    sub = service.bus.subscribe(PositionClosed)
+    report = await service.kill("KILL")
+    assert report.closed == [BTC] and report.left_open == ["XRP/USDT:USDT"]
+    assert report.errors == [("1 paper position(s) left open on stale prices (XRP/USDT:USDT 11s old, limit 10s); "
+                              "run the kill switch again once market data is back")]
+    assert [(e.symbol, e.reason, e.price) for e in drain(sub)] == [(BTC, "kill", 97_050.0)]
+    [left] = service.positions()
+    assert left.symbol == "XRP/USDT:USDT" and left.stale
+
+    assert await service.refresh_once()
+    again = await service.kill("KILL")
+    assert again.closed == ["XRP/USDT:USDT"] and not again.errors and service.positions() == []
 
 
 async def test_restart_restores_positions_and_signals(paper, mexc) -> None:
