@@ -83,9 +83,12 @@ class Commander:
             units = decompose(prompt, task_type, route, split_code=self.settings.decompose,
                               thermal_warning=self._thermal_warning)
 
+        history = await self._history(conversation_id)
+
         async def run_unit(unit: TaskUnit, unit_prompt: str) -> None:
             await self._run_unit(unit, unit_prompt, plan_id, verify and unit.role in ("answer", "coder"),
-                                 forced=node is not None, on_delta=on_delta if len(units) == 1 else None)
+                                 forced=node is not None, on_delta=on_delta if len(units) == 1 else None,
+                                 history=history, conversation_id=conversation_id)
 
         await execute(units, run_unit, publish=lambda u: orch.bus.publish(unit_event(plan_id, u)))
         attempts = [a for u in units for a in u.attempts]
@@ -125,12 +128,23 @@ class Commander:
             tokens_per_s=base.tokens_per_s if same_as_unit and base is not None else None,
             attempts=attempts, request_id=plan_id, conversation_id=conversation_id, extra=extra)
 
+    async def _history(self, conversation_id: int | None) -> list[Any]:
+        """The conversation's earlier turns, so a follow-up prompt keeps its context (as ``Orchestrator.ask``)."""
+        store = self.orchestrator.store
+        if conversation_id is None or store is None or store._db is None:
+            return []
+        from jarvis_tui.nodes.base import ChatMessage
+
+        return [ChatMessage(m.role, m.content) for m in await store.messages(conversation_id)
+                if m.role in ("user", "assistant")]
+
     def _thermal_warning(self, name: str) -> bool:
         view = self.orchestrator.thermal(name)
         return view is not None and view.status == "warning"
 
     async def _run_unit(self, unit: TaskUnit, unit_prompt: str, plan_id: str, verify: bool, *, forced: bool,
-                        on_delta: Callable[[str], None] | None) -> None:
+                        on_delta: Callable[[str], None] | None, history: list[Any] | None = None,
+                        conversation_id: int | None = None) -> None:
         from jarvis_tui.core.orchestrator import NoNodeAvailable
 
         orch = self.orchestrator
@@ -141,7 +155,8 @@ class Commander:
                 result = await orch.ask(text, task_type=unit.task_type, persist=False, system=system,
                                         on_delta=on_delta if cycle == 0 else None,
                                         node=unit.candidates[0] if forced else None,
-                                        candidates=None if forced else unit.candidates)
+                                        candidates=None if forced else unit.candidates,
+                                        history=history, conversation_id=conversation_id)
             except NoNodeAvailable as exc:
                 unit.attempts.extend(exc.attempts)
                 unit.error = one_line(str(exc), 300)

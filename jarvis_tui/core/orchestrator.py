@@ -415,8 +415,14 @@ class Orchestrator:
 
     async def ask(self, prompt: str, *, node: str | None = None, task_type: str | None = None,
                   conversation_id: int | None = None, persist: bool = True, system: str | None = None,
-                  on_delta: Callable[[str], None] | None = None, candidates: list[str] | None = None) -> AskResult:
-        """Classify, route, and try nodes in order until one answers.  Raises NoNodeAvailable."""
+                  on_delta: Callable[[str], None] | None = None, candidates: list[str] | None = None,
+                  history: list[ChatMessage] | None = None) -> AskResult:
+        """Classify, route, and try nodes in order until one answers.  Raises NoNodeAvailable.
+
+        ``history`` (earlier user/assistant turns) is for a caller that keeps the conversation itself
+        (``persist=False``); with ``persist`` the turns come from the store.  ``conversation_id`` tags the
+        request events either way, so the cockpit streams them into the right conversation.
+        """
         task_type = task_type or self.classify(prompt)
         if node is not None:
             if node not in self.nodes:
@@ -425,6 +431,7 @@ class Orchestrator:
         else:
             names = self.order_by_thermal(candidates if candidates is not None else self.route(task_type))
         messages: list[ChatMessage] = [ChatMessage("system", system)] if system else []
+        messages.extend(history or ())
         store = self.store if persist and self.store is not None and self.store._db is not None else None
         if store is not None:
             if conversation_id is None:

@@ -553,17 +553,26 @@ class JarvisApp(App[int]):
         self.run_worker(self._ask(text), name="ask", group="ask", exit_on_error=False)
 
     async def _ask(self, prompt: str) -> None:
-        """Worker: one chat exchange through the orchestrator; streaming comes over the bus."""
+        """Worker: one chat exchange through the commander pipeline; streaming comes over the bus.
+
+        The commander classifies, splits code into coder + reviewer, verifies where ``[commander] verify``
+        says so, runs the ``consensus`` task type as a round and synthesises; without it (not started, or
+        the cockpit runs without subsystems) the orchestrator's routing and fallback answer alone.
+        """
         from jarvis_tui.core.orchestrator import NoNodeAvailable
 
         orchestrator = self.orchestrator
+        commander = self.services.commander if self.services is not None else None
         conversation_id = self.conversation_id
         try:
             store = orchestrator.store
             if conversation_id is None and store is not None and store._db is not None:
                 conversation_id = await store.new_conversation()
             self.post_message(AskRouted(conversation_id, prompt))
-            result = await orchestrator.ask(prompt, conversation_id=conversation_id)
+            if commander is not None:
+                result = await commander.ask(prompt, conversation_id=conversation_id)
+            else:
+                result = await orchestrator.ask(prompt, conversation_id=conversation_id)
         except NoNodeAvailable as exc:
             self.post_message(AskFailed(str(exc)))
             return
