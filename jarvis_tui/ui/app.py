@@ -428,10 +428,18 @@ class JarvisApp(App[int]):
         await self.query_one(GpuPane).show(event.readings, event.states, event.thermal)
 
     def _on_ThermalStatusChanged(self, event: Any) -> None:  # noqa: N802
+        status = event.status
         if event.new == "critical":
-            status = event.status
             self.notify(one_line(f"{event.node}: GPU at {status.max_temp or 0:.0f} °C — {status.recommendation}", 200),
                         title="thermal critical", severity="error", timeout=15, markup=False)
+            hot = ", ".join(f"GPU{gpu.index} {gpu.temperature_c:.0f} °C" for gpu in status.hot_gpus
+                            if gpu.level == "critical")
+            self.thermal_alerts[event.node] = one_line(
+                f"⚠ THERMAL CRITICAL {event.node}: {hot or f'{status.max_temp or 0:.0f} °C'} — "
+                f"prompts are routed around it until it cools", 200)
+        else:
+            self.thermal_alerts.pop(event.node, None)
+        self.chat.show_thermal_alerts([self.thermal_alerts[node] for node in sorted(self.thermal_alerts)])
 
     # trading
     def _on_PositionsUpdated(self, event: Any) -> None:  # noqa: N802

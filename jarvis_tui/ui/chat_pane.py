@@ -261,6 +261,9 @@ class ChatPane(Vertical):
         self.log_view = VerticalScroll(id="chat-log", can_focus=True)
         self.input = PromptInput(id="chat-input")
         self.title_bar = Static(Text("new conversation"), markup=False, id="chat-title")
+        # Above the prompt while a node's GPUs are critical (>= 85 °C): the user's rule is that the prompt
+        # carries the alert, since routing now moves work off that node.
+        self.thermal_alert = Static("", markup=False, id="chat-thermal-alert")
         self.pending: AnswerEntry | None = None
 
     def compose(self) -> ComposeResult:
@@ -268,7 +271,13 @@ class ChatPane(Vertical):
         with self.log_view:
             yield Static(Text("Ask the cluster anything. Enter sends, Ctrl+J adds a line, Up/Down recall."),
                          markup=False, classes="chat-hint")
+        yield self.thermal_alert
         yield self.input
+
+    def show_thermal_alerts(self, alerts: list[str]) -> None:
+        """One line per critical node above the prompt; hidden when there is none."""
+        self.thermal_alert.update(plain("\n".join(alerts), 600))
+        self.thermal_alert.set_class(bool(alerts), "-critical")
 
     def set_title(self, conversation_id: int | None, title: str = "") -> None:
         if conversation_id is None:
