@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
 
-from jarvis_tui.ui.app import JarvisApp
+from jarvis_tui.ui.app import PANE_IDS, JarvisApp
 from jarvis_tui.ui.chat_pane import AnswerEntry
 from tests.ui.pilot_helpers import wait_for, wait_ready
 
 SIZE = (160, 48)
+KEY_BOUND_S = 1.0
+PANE_KEYS = {str(number): pane_id for number, pane_id in enumerate(PANE_IDS, 1)}
 
 
 async def run_palette(pilot, query: str) -> None:  # type: ignore[no-untyped-def]
@@ -117,14 +120,29 @@ async def test_keys_stay_responsive_while_five_nodes_stream(cluster):
         await pilot.press("escape")
         await run_palette(pilot, "ask with consensus")  # all five nodes stream at once
         await wait_for(pilot, lambda: sum(n.counters.tokens_sent for n in nodes) > 100, 10, "streams started")
-        worst = 0.0
-        for number in "23451" * 2:
-            started = time.perf_counter()
-            await pilot.press(number)
-            await pilot.pause()
-            worst = max(worst, time.perf_counter() - started)
-        assert app.active_pane == "chat"
+        latencies = []
+        for number in "2345" * 2 + "1":  # 1 last: on the chat pane the input has focus and takes digits
+            latencies.append(await _time_to_effect(pilot, number, lambda n=number: app.active_pane == PANE_KEYS[n]))
+        print("key-to-pane-switch under load (s):", " ".join(f"{t:.3f}" for t in latencies))
+        # The five servers are threads of this test process and share its GIL (and CI has two cores): the
+        # bound is over ten times the worst measured here (~0.075 s); bench/ holds keys to the 50 ms target.
+        assert max(latencies) < KEY_BOUND_S, f"a key took {max(latencies):.2f}s under load: {latencies}"
         assert sum(n.counters.tokens_sent for n in nodes) < 5 * 4000  # still streaming while keys were handled
-        # The five servers are threads of this test process and share its GIL, so this bounds
-        # "handled, not frozen"; bench/ measures the latency with the nodes out of process.
-        assert worst < 5.0, f"a key took {worst:.2f}s under load"
+
+
+async def _time_to_effect(pilot, key: str, took_effect) -> float:  # type: ignore[no-untyped-def]
+    """Seconds from pressing ``key`` to ``took_effect()``; fails if it never does.
+
+    ``pilot.press`` itself cannot be timed: it also waits for the process to go idle (up to 1 s, twice),
+    which five in-process streams never let it do, so it would measure that cap, not the key.
+    """
+    started = time.perf_counter()
+    press = asyncio.ensure_future(pilot.press(key))
+    try:
+        while not took_effect():
+            if time.perf_counter() - started > 10:
+                raise AssertionError(f"key {key} never took effect")
+            await asyncio.sleep(0.005)
+        return time.perf_counter() - started
+    finally:
+        await press
