@@ -512,8 +512,9 @@ class JarvisApp(App[int]):
 
     def _refresh_nodes(self) -> None:
         orchestrator = self.orchestrator
-        # The timer can fire while the screen is torn down (its panes already removed, shutdown not yet run).
-        if self._shutting_down or orchestrator is None or not getattr(orchestrator, "nodes", None):
+        # The timer can fire while the app is torn down (Textual's _shutdown clears is_running first, then closes
+        # the screens: widgets lose their component styles, then go; our shutdown runs last, on unmount).
+        if self._shutting_down or not self.is_running or orchestrator is None or not getattr(orchestrator, "nodes", None):
             return
         panes = self.query(NodesPane)
         if not panes:

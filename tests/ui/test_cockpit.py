@@ -336,3 +336,20 @@ async def test_node_refresh_during_teardown_is_a_no_op(cluster):
         app._refresh_nodes()
         await pilot.pause(0.6)  # one more tick of the real timer
         assert app.is_running and app._exception is None
+
+
+async def test_node_refresh_while_textual_shuts_down_is_a_no_op(cluster):
+    """Textual's _shutdown clears is_running, then closes the screens (the table loses its component styles:
+    KeyError 'nodes--up' in one CI-like run) before the app's own shutdown stops the timer."""
+    config, _ = cluster(count=1)
+    app = JarvisApp(config, services=frozenset())
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        app.query_one("#nodes-table")._component_styles.clear()
+        app._nodes_dirty = True
+        app._running = False
+        try:
+            app._refresh_nodes()  # must not touch the table
+        finally:
+            app._running = True
+        assert app._nodes_dirty
