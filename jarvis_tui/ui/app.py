@@ -547,7 +547,7 @@ class JarvisApp(App[int]):
     async def on_prompt_submitted(self, message: PromptInput.Submitted) -> None:
         await self.submit_prompt(message.text)
 
-    async def submit_prompt(self, text: str) -> None:
+    async def submit_prompt(self, text: str, *, task_type: str | None = None) -> None:
         if self.orchestrator is None or self.services is None:
             self.notify(self.core_error or "Still starting: nodes are being set up.", severity="warning",
                         markup=False)
@@ -559,9 +559,9 @@ class JarvisApp(App[int]):
         await self.chat.add_user(text)
         await self.chat.add_pending_answer()
         self.status_bar.set(busy="routing…")
-        self.run_worker(self._ask(text), name="ask", group="ask", exit_on_error=False)
+        self.run_worker(self._ask(text, task_type), name="ask", group="ask", exit_on_error=False)
 
-    async def _ask(self, prompt: str) -> None:
+    async def _ask(self, prompt: str, task_type: str | None = None) -> None:
         """Worker: one chat exchange through the commander pipeline; streaming comes over the bus.
 
         The commander classifies, splits code into coder + reviewer, verifies where ``[commander] verify``
@@ -579,9 +579,9 @@ class JarvisApp(App[int]):
                 conversation_id = await store.new_conversation()
             self.post_message(AskRouted(conversation_id, prompt))
             if commander is not None:
-                result = await commander.ask(prompt, conversation_id=conversation_id)
+                result = await commander.ask(prompt, conversation_id=conversation_id, task_type=task_type)
             else:
-                result = await orchestrator.ask(prompt, conversation_id=conversation_id)
+                result = await orchestrator.ask(prompt, conversation_id=conversation_id, task_type=task_type)
         except NoNodeAvailable as exc:
             self.post_message(AskFailed(str(exc)))
             return
@@ -1036,6 +1036,20 @@ class JarvisApp(App[int]):
             ConfirmScreen(f"Take the signal {signal.symbol} {signal.side} (score {signal.score:.0f}): open a {mode} "
                           "position?", yes="Take"),
             lambda: self._trading_call("take signal refused", trading.take_signal(signal.id), done))
+
+    @on(SignalsTable.CommentRequested)
+    async def on_comment_requested(self, message: SignalsTable.CommentRequested) -> None:
+        """The ``trading`` route's nodes comment on a signal in the chat: advice only, no order is placed."""
+        from jarvis_tui.paths import prompt_text
+
+        signal = message.signal
+        trading = self.services.trading if self.services else None
+        mode = trading.mode if trading is not None else "PAPER"
+        prompt = prompt_text("signal_comment").format(
+            mode=mode, symbol=signal.symbol, side=signal.side, score=signal.score, breakout=signal.breakout,
+            volume=signal.volume, momentum=signal.momentum, price=signal.price)
+        self.focus_pane("chat")
+        await self.submit_prompt(prompt, task_type="trading")
 
     def _show_positions_now(self) -> None:
         trading = self.services.trading if self.services else None

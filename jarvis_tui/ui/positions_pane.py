@@ -68,6 +68,7 @@ class PositionsTable(DataTable):
 class SignalsTable(DataTable):
     BINDINGS = [
         Binding("t", "take_signal", "Take signal"),
+        Binding("c", "comment_signal", "Ask nodes"),
         Binding("g", "toggle_signals", "Positions"),
     ]
 
@@ -76,10 +77,22 @@ class SignalsTable(DataTable):
             super().__init__()
             self.signal = signal
 
+    class CommentRequested(Message):
+        """Ask the ``trading`` route's nodes about a signal in the chat; they never place an order."""
+
+        def __init__(self, signal: Any) -> None:
+            super().__init__()
+            self.signal = signal
+
     def action_take_signal(self) -> None:
         pane = self.parent
         if isinstance(pane, PositionsPane):
-            pane.request_take()
+            pane.request_for_selected_signal(SignalsTable.TakeRequested)
+
+    def action_comment_signal(self) -> None:
+        pane = self.parent
+        if isinstance(pane, PositionsPane):
+            pane.request_for_selected_signal(SignalsTable.CommentRequested)
 
     def action_toggle_signals(self) -> None:
         pane = self.parent
@@ -208,10 +221,11 @@ class PositionsPane(Vertical):
         if self.showing_signals:
             self.toggle_signals()
 
-    def request_take(self) -> None:
+    def request_for_selected_signal(self, request: type[SignalsTable.TakeRequested | SignalsTable.CommentRequested]
+                                    ) -> None:
         table = self.signals
         if not self.signal_views or not 0 <= table.cursor_row < table.row_count:
             self.app.notify("No signal selected.", severity="warning")
             return
         key = table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value
-        self.post_message(SignalsTable.TakeRequested(self.signal_views[key]))
+        self.post_message(request(self.signal_views[key]))

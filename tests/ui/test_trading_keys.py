@@ -1,4 +1,5 @@
-"""The cockpit's trading actions: kill switch (K / palette), go LIVE (palette), take signal (t on the signals list).
+"""The cockpit's trading actions: kill switch (K / palette), go LIVE (palette), take signal (t on the signals list),
+ask the nodes about a signal (c on the signals list).
 
 Real paper TradingService on the app's bus, real loopback nodes; the exchange is a refused loopback URL (paper) or
 the loopback MEXC of tests/trading (go LIVE), so nothing leaves the machine.
@@ -15,6 +16,7 @@ from jarvis_tui.paths import data_file
 from jarvis_tui.trading.replay import read_ohlcv_csv
 from jarvis_tui.trading.service import TradingService
 from jarvis_tui.ui.app import JarvisApp
+from jarvis_tui.ui.chat_pane import AnswerEntry
 from jarvis_tui.ui.key_bar import KeyBar
 from jarvis_tui.ui.screens.confirm_screen import ConfirmScreen
 from jarvis_tui.ui.screens.help_screen import HelpScreen
@@ -46,6 +48,18 @@ async def confirm_typed(pilot: Any, text: str) -> None:
     await pilot.pause(0.1)
 
 
+async def show_a_btc_signal(pilot: Any, service: TradingService) -> Any:
+    """Score the sample CSV's breakout into a signal, then open the signals list on it."""
+    candles = read_ohlcv_csv(data_file("ohlcv/BTC_USDT-1m.csv"))[:71]
+    await service.on_quote(BTC, candles[-1][4])
+    signal = await service.on_candles(BTC, candles)
+    assert signal is not None
+    signals = pilot.app.query_one("#signals-table")
+    await wait_for(pilot, lambda: signals.row_count == 1, 5, "signal row")
+    await pilot.press("escape", "5", "g")
+    return signal
+
+
 def badge(app: JarvisApp) -> str:
     return str(app.query_one("#trading-badge").render()).strip()
 
@@ -56,6 +70,7 @@ async def test_kill_switch_needs_typed_kill_then_closes_every_paper_position(clu
     async with app.run_test(size=SIZE) as pilot:
         await wait_ready(pilot)
         assert app.services.trading is service
+        assert "trading" not in app.services.unavailable, app.services.unavailable
         await service.on_quote(BTC, 64000.0)
         await service.on_quote(ETH, 3000.0)
         await service.open_position("BTC", "long")
@@ -126,14 +141,10 @@ async def test_take_signal_opens_a_paper_position_and_refuses_below_threshold(cl
     app, service = trading_cockpit(config, paper_trading, tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         await wait_ready(pilot)
-        candles = read_ohlcv_csv(data_file("ohlcv/BTC_USDT-1m.csv"))[:71]
-        await service.on_quote(BTC, candles[-1][4])
-        signal = await service.on_candles(BTC, candles)
-        assert signal is not None and not service.positions()  # auto_trade is off
+        signal = await show_a_btc_signal(pilot, service)
+        assert not service.positions()  # auto_trade is off
         pane = app.query_one("#positions")
         signals = app.query_one("#signals-table")
-        await wait_for(pilot, lambda: signals.row_count == 1, 5, "signal row")
-        await pilot.press("escape", "5", "g")
         assert app.focused is signals
         await wait_for(pilot, lambda: "Take signal" in app.query_one(KeyBar).render().plain, 5, "t in the key bar")
         await pilot.press("f1")
@@ -161,3 +172,21 @@ async def test_take_signal_opens_a_paper_position_and_refuses_below_threshold(cl
         table = app.query_one("#positions-table")
         await wait_for(pilot, lambda: table.row_count == 2 and not pane.showing_signals, 5, "positions shown")
         assert notified(app, f"signal taken: PAPER {BTC} {signal.side}")
+
+
+async def test_nodes_comment_on_a_signal_in_the_chat_and_place_no_order(cluster, paper_trading, tmp_path):
+    config, nodes = cluster(count=1, reply="The breakout looks sound; the main risk is a fake-out below the high.")
+    app, service = trading_cockpit(config, paper_trading, tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        signal = await show_a_btc_signal(pilot, service)
+        await wait_for(pilot, lambda: "Ask nodes" in app.query_one(KeyBar).render().plain, 5, "c in the key bar")
+        await pilot.press("c")
+        await wait_for(pilot, lambda: app.query(AnswerEntry) and not app.asking, 10, "the nodes' comment")
+        sent = nodes[0].last_chat_json()["messages"][-1]["content"]
+        assert sent.startswith(f"Comment on this PAPER trading signal") and BTC in sent
+        assert f"score {signal.score:.0f}/100" in sent and "cannot place" in sent
+        assert app.active_pane == "chat"
+        entry = app.query_one(AnswerEntry)
+        assert "fake-out" in entry.body.source and "[M2/" in str(entry.label.render())
+        assert not service.positions()  # advice only: the LLM never places an order
