@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 import threading
@@ -49,6 +50,15 @@ def loopback_node() -> Iterator[LoopbackNodeFactory]:
 def refused_url() -> str:
     """A loopback URL where nothing listens."""
     return f"http://127.0.0.1:{free_port()}"
+
+
+@pytest.fixture(autouse=True)
+def gc_unfrozen_after_each_test() -> Iterator[None]:
+    """The cockpit freezes its start-up heap (``gc.freeze``) and unfreezes on shutdown; an app that crashed
+    before its shutdown would leave every later test's objects out of the collector for the rest of the run
+    (pyttsx3, for one, caches its engine in a weak dict that only collection empties)."""
+    yield
+    gc.unfreeze()
 
 
 @pytest.fixture(autouse=True)

@@ -338,18 +338,23 @@ async def test_node_refresh_during_teardown_is_a_no_op(cluster):
         assert app.is_running and app._exception is None
 
 
-async def test_node_refresh_while_textual_shuts_down_is_a_no_op(cluster):
+async def test_node_refresh_while_textual_shuts_down_is_a_no_op(cluster, monkeypatch):
     """Textual's _shutdown clears is_running, then closes the screens (the table loses its component styles:
     KeyError 'nodes--up' in one CI-like run) before the app's own shutdown stops the timer."""
+    from jarvis_tui.ui.nodes_pane import NodesPane
+
     config, _ = cluster(count=1)
     app = JarvisApp(config, services=frozenset())
     async with app.run_test(size=SIZE) as pilot:
         await wait_ready(pilot)
-        app.query_one("#nodes-table")._component_styles.clear()
+        drawn: list[object] = []
+        monkeypatch.setattr(app.query_one(NodesPane), "show", lambda *args: drawn.append(args))
         app._nodes_dirty = True
         app._running = False
         try:
-            app._refresh_nodes()  # must not touch the table
+            app._refresh_nodes()  # must not draw
         finally:
             app._running = True
-        assert app._nodes_dirty
+        assert drawn == []
+        app._refresh_nodes()  # running again: it draws
+        assert len(drawn) == 1
