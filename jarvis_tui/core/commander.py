@@ -83,7 +83,7 @@ class Commander:
             units = decompose(prompt, task_type, route, split_code=self.settings.decompose,
                               thermal_warning=self._thermal_warning)
 
-        history = await self._history(conversation_id)
+        history = await orch.conversation_turns(conversation_id)  # a follow-up keeps its context
 
         async def run_unit(unit: TaskUnit, unit_prompt: str) -> None:
             await self._run_unit(unit, unit_prompt, plan_id, verify and unit.role in ("answer", "coder"),
@@ -127,16 +127,6 @@ class Commander:
             tokens_out=base.tokens_out if same_as_unit and base is not None else None,
             tokens_per_s=base.tokens_per_s if same_as_unit and base is not None else None,
             attempts=attempts, request_id=plan_id, conversation_id=conversation_id, extra=extra)
-
-    async def _history(self, conversation_id: int | None) -> list[Any]:
-        """The conversation's earlier turns, so a follow-up prompt keeps its context (as ``Orchestrator.ask``)."""
-        store = self.orchestrator.store
-        if conversation_id is None or store is None or store._db is None:
-            return []
-        from jarvis_tui.nodes.base import ChatMessage
-
-        return [ChatMessage(m.role, m.content) for m in await store.messages(conversation_id)
-                if m.role in ("user", "assistant")]
 
     def _thermal_warning(self, name: str) -> bool:
         view = self.orchestrator.thermal(name)

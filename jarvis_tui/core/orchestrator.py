@@ -413,6 +413,14 @@ class Orchestrator:
         except Exception as exc:  # noqa: BLE001 - metrics rows must never fail a request
             self.bus.publish(_events().ErrorRaised(source="store", message=one_line(str(exc))))
 
+    async def conversation_turns(self, conversation_id: int | None) -> list[ChatMessage]:
+        """The conversation's stored user/assistant turns, oldest first (none without a store or an id)."""
+        store = self.store
+        if conversation_id is None or store is None or store._db is None:
+            return []
+        return [ChatMessage(m.role, m.content) for m in await store.messages(conversation_id)
+                if m.role in ("user", "assistant")]
+
     async def ask(self, prompt: str, *, node: str | None = None, task_type: str | None = None,
                   conversation_id: int | None = None, persist: bool = True, system: str | None = None,
                   on_delta: Callable[[str], None] | None = None, candidates: list[str] | None = None,
@@ -437,8 +445,7 @@ class Orchestrator:
             if conversation_id is None:
                 conversation_id = await store.new_conversation()
             else:
-                messages.extend(ChatMessage(m.role, m.content) for m in await store.messages(conversation_id)
-                                if m.role in ("user", "assistant"))
+                messages.extend(await self.conversation_turns(conversation_id))
             await store.add_message(conversation_id, "user", prompt, task_type=task_type)
         messages.append(ChatMessage("user", prompt))
 

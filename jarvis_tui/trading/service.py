@@ -340,11 +340,14 @@ class TradingService:
                                    secret_env=self.settings.secret_env, confirmation=confirmation, env=self._env)
         await self._connect_live(credentials, read_only=False)
 
+    def live_credentials(self) -> Any:
+        """The exchange keys if ``--live`` was given and they are in the environment; raises TradingRefused."""
+        return require_live_keys(live_flag=self.live_flag, api_key_env=self.settings.api_key_env,
+                                 secret_env=self.settings.secret_env, env=self._env)
+
     async def view_live(self) -> None:
         """LIVE read-only (``jarvis trade status --live``): the flag and the keys; every order stays refused."""
-        credentials = require_live_keys(live_flag=self.live_flag, api_key_env=self.settings.api_key_env,
-                                        secret_env=self.settings.secret_env, env=self._env)
-        await self._connect_live(credentials, read_only=True)
+        await self._connect_live(self.live_credentials(), read_only=True)
 
     async def _connect_live(self, credentials: Any, *, read_only: bool) -> None:
         s = self.settings

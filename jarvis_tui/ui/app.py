@@ -997,7 +997,7 @@ class JarvisApp(App[int]):
             lambda: self._trading_call("kill switch failed", trading.kill("KILL"), done))
 
     def request_go_live(self) -> None:
-        from jarvis_tui.trading.guards import TradingRefused, require_live_keys
+        from jarvis_tui.trading.guards import TradingRefused
         from jarvis_tui.ui.screens.confirm_screen import ConfirmScreen
 
         trading = self._trading_or_refuse()
@@ -1007,8 +1007,7 @@ class JarvisApp(App[int]):
             self.notify("Trading is LIVE already.", severity="warning")
             return
         try:  # refuse before asking for LIVE when the flag or the keys are missing (enable_live checks again)
-            require_live_keys(live_flag=trading.live_flag, api_key_env=trading.settings.api_key_env,
-                              secret_env=trading.settings.secret_env, env=getattr(trading, "_env", None))
+            trading.live_credentials()
         except TradingRefused as exc:
             self.notify(one_line(str(exc), 300), title="go live", severity="error", markup=False)
             return
