@@ -31,3 +31,21 @@ class ThermalStatusChanged(Event):
     old: str
     new: str
     status: ThermalStatus
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GpuThresholdCrossed(Event):
+    """One GPU changed thermal level (normal / warning / critical), hysteresis applied.
+
+    Published for each GPU that crosses, so a second card of an already critical node
+    is reported too; ``ThermalStatusChanged`` says what that does to the node's routing.
+    A GPU's first reading is a crossing only when it is already warning or critical.
+    """
+
+    node: str
+    index: int
+    name: str
+    old: str  # "unknown" for a GPU's first reading
+    new: str
+    temperature_c: float
+    status: ThermalStatus  # the node's status after this poll

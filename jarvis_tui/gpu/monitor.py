@@ -21,8 +21,16 @@ from typing import Any
 
 from jarvis_tui.core.clock import SYSTEM_CLOCK, Clock
 from jarvis_tui.core.events import ErrorRaised, EventBus
-from jarvis_tui.core.thermal import UNKNOWN, ThermalStatus, ThermalThresholds, evaluate_node, unknown_status
-from jarvis_tui.gpu.events import GpuReadingsUpdated, ThermalStatusChanged
+from jarvis_tui.core.thermal import (
+    CRITICAL,
+    NORMAL,
+    UNKNOWN,
+    ThermalStatus,
+    ThermalThresholds,
+    evaluate_node,
+    unknown_status,
+)
+from jarvis_tui.gpu.events import GpuReadingsUpdated, GpuThresholdCrossed, ThermalStatusChanged
 from jarvis_tui.gpu.nvml import NvmlReader
 from jarvis_tui.gpu.prometheus import ScrapeError, scrape_gpu_metrics
 from jarvis_tui.gpu.readings import (
@@ -316,9 +324,25 @@ class GpuMonitor:
         else:
             status = unknown_status(state.node, state.message or state.state)
         self._thermal[state.node] = status
+        self._publish_gpu_crossings(state, previous.gpu_levels if previous else {}, status)
         old = previous.status if previous else UNKNOWN
         if status.status != old:
             if status.status == "critical":
                 log.warning("GPU critical on %s: %s", state.node, status.recommendation)
             self.bus.publish(ThermalStatusChanged(node=state.node, old=old, new=status.status, status=status))
 
+    def _publish_gpu_crossings(self, state: NodeGpuState, before: dict[int, str], status: ThermalStatus) -> None:
+        """A ``GpuThresholdCrossed`` per GPU whose level changed since the last poll that read it."""
+        for reading in state.readings:
+            new = status.gpu_levels.get(reading.index)
+            if new is None:
+                continue  # errored or no temperature: the node's status says so
+            old = before.get(reading.index, UNKNOWN)
+            if new == old or (old == UNKNOWN and new == NORMAL):
+                continue
+            if new == CRITICAL:
+                log.warning("GPU%d (%s) on %s critical at %.0f °C", reading.index, reading.name, state.node,
+                            reading.temperature_c or 0.0)
+            self.bus.publish(GpuThresholdCrossed(node=state.node, index=reading.index, name=reading.name,
+                                                 old=old, new=new, temperature_c=float(reading.temperature_c or 0.0),
+                                                 status=status))

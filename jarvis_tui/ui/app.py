@@ -97,9 +97,9 @@ def _optional_event_types() -> dict[str, tuple[type[Event], ...]]:
     except ImportError:
         pass
     try:
-        from jarvis_tui.gpu.events import GpuReadingsUpdated, ThermalStatusChanged
+        from jarvis_tui.gpu.events import GpuReadingsUpdated, GpuThresholdCrossed, ThermalStatusChanged
 
-        found["gpu"] = (GpuReadingsUpdated, ThermalStatusChanged)
+        found["gpu"] = (GpuReadingsUpdated, ThermalStatusChanged, GpuThresholdCrossed)
     except ImportError:
         pass
     try:
@@ -428,18 +428,27 @@ class JarvisApp(App[int]):
         await self.query_one(GpuPane).show(event.readings, event.states, event.thermal)
 
     def _on_ThermalStatusChanged(self, event: Any) -> None:  # noqa: N802
-        status = event.status
+        self._show_thermal_alert(event.node, event.status)
+
+    def _on_GpuThresholdCrossed(self, event: Any) -> None:  # noqa: N802
+        """Each card that turns critical is a notification, even on a node that already was."""
         if event.new == "critical":
-            self.notify(one_line(f"{event.node}: GPU at {status.max_temp or 0:.0f} °C — {status.recommendation}", 200),
+            self.notify(one_line(f"{event.node} GPU{event.index} ({event.name}) at {event.temperature_c:.0f} °C — "
+                                 f"{event.status.recommendation}", 200),
                         title="thermal critical", severity="error", timeout=15, markup=False)
+        self._show_thermal_alert(event.node, event.status)
+
+    def _show_thermal_alert(self, node: str, status: Any) -> None:
+        """The red line above the prompt: one per critical node, naming its critical cards."""
+        if status.status == "critical":
             hot = ", ".join(f"GPU{gpu.index} {gpu.temperature_c:.0f} °C" for gpu in status.hot_gpus
                             if gpu.level == "critical")
-            self.thermal_alerts[event.node] = one_line(
-                f"⚠ THERMAL CRITICAL {event.node}: {hot or f'{status.max_temp or 0:.0f} °C'} — "
+            self.thermal_alerts[node] = one_line(
+                f"⚠ THERMAL CRITICAL {node}: {hot or f'{status.max_temp or 0:.0f} °C'} — "
                 f"prompts are routed around it until it cools", 200)
         else:
-            self.thermal_alerts.pop(event.node, None)
-        self.chat.show_thermal_alerts([self.thermal_alerts[node] for node in sorted(self.thermal_alerts)])
+            self.thermal_alerts.pop(node, None)
+        self.chat.show_thermal_alerts([self.thermal_alerts[name] for name in sorted(self.thermal_alerts)])
 
     # trading
     def _on_PositionsUpdated(self, event: Any) -> None:  # noqa: N802

@@ -17,7 +17,7 @@ from tests.gpu.gpu_fakes import FakeNvml, dcgm_page, m1_gpus
 from jarvis_tui.config import NodeConfig
 from jarvis_tui.core.clock import ManualClock
 from jarvis_tui.core.events import EventBus
-from jarvis_tui.gpu.events import GpuReadingsUpdated, ThermalStatusChanged
+from jarvis_tui.gpu.events import GpuReadingsUpdated, GpuThresholdCrossed, ThermalStatusChanged
 from jarvis_tui.gpu.monitor import GpuMonitor
 from jarvis_tui.gpu.settings import GpuSettings
 from jarvis_tui.gpu.smi import SmiOutput
@@ -95,6 +95,28 @@ async def test_hysteresis_through_the_monitor_publishes_only_real_crossings(expo
     changes = [(e.old, e.new) for e in drain(sub) if e.node == "M1"]
     assert changes == [("unknown", "normal"), ("normal", "warning"), ("warning", "critical"),
                        ("critical", "warning"), ("warning", "normal")]
+
+
+async def test_each_gpu_crossing_a_threshold_is_its_own_event(exporter, http) -> None:
+    """Per GPU, with hysteresis: a second card of an already critical node is reported too."""
+    monitor, bus = monitor_for([node("M1", exporter.url)], http)
+    gpus = bus.subscribe(GpuThresholdCrossed)
+    nodes = bus.subscribe(ThermalStatusChanged)
+    for temps in ([60, 70, 76], [86, 70, 76], [86, 85, 76], [84, 70, 74], [80, 70, 72.9]):
+        exporter.body = dcgm_page(temps, models=["NVIDIA GeForce RTX 2060", "NVIDIA GeForce GTX 1660 SUPER",
+                                                 "NVIDIA GeForce RTX 3080"])
+        await monitor.poll_once()
+    crossings = [[(e.index, e.old, e.new, e.temperature_c) for e in drain(gpus) if e.node == "M1"]]
+    assert crossings == [[
+        (2, "unknown", "warning", 76.0),   # poll 1: a first reading is news only when hot
+        (0, "normal", "critical", 86.0),   # poll 2
+        (1, "normal", "critical", 85.0),   # poll 3: the node was already critical, the card is still reported
+        (1, "critical", "normal", 70.0),   # poll 4: 85 -> 70 leaves both bands; GPU0 84 and GPU2 74 hold (hysteresis)
+        (0, "critical", "warning", 80.0),  # poll 5
+        (2, "warning", "normal", 72.9),
+    ]]
+    assert [(e.old, e.new) for e in drain(nodes)] == [("unknown", "warning"), ("warning", "critical"),
+                                                     ("critical", "warning")]
 
 
 async def test_unreachable_exporter_is_unknown_and_others_still_report(exporter, closed_port_url, http) -> None:

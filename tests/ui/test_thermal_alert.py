@@ -33,6 +33,16 @@ async def test_a_critical_gpu_puts_an_alert_above_the_prompt_until_it_cools(clus
         assert "THERMAL CRITICAL" in text and "GPU3 91 °C" in text
         assert app.chat.thermal_alert.region.y < app.chat.input.region.y  # above the prompt
 
+        critical_toasts = [n for n in app._notifications if n.title == "thermal critical"]
+        assert len(critical_toasts) == 1 and "GPU3 (NVIDIA GeForce GTX 1660 SUPER) at 91 °C" in critical_toasts[0].message
+
+        gpus[5].temperature_c = 88  # a second card on the same, already critical node
+        await wait_for(pilot, lambda: "GPU5 88 °C" in alert_text(app), 10, "second card in the alert")
+        assert "GPU3 91 °C" in alert_text(app)
+        await wait_for(pilot, lambda: len([n for n in app._notifications if n.title == "thermal critical"]) == 2,
+                       5, "a notification for the second card")
+        gpus[5].temperature_c = 60
+
         gpus[3].temperature_c = 84  # inside the hysteresis band (85 - 2): still critical
         await pilot.pause(0.5)
         assert app.chat.thermal_alert.display
