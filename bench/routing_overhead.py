@@ -3,7 +3,8 @@
 Two numbers from the issue, each compared with a baseline measured in the same run:
 
 * throughput at a concurrency of 50 (target >= 500 requests/s) through
-  ``Orchestrator.ask`` - and, as the ceiling, the same node client called directly;
+  ``Orchestrator.ask`` with and without the store and through ``Commander.ask`` -
+  and, as the ceiling, the same node client called directly;
 * median overhead per request, sequential, of the core over a direct
   ``NodeClient.chat`` on the same pooled connection (target <= 3 ms; LiteLLM
   reports 12 ms).
@@ -16,14 +17,20 @@ being socketserver's default of 5), so it would measure itself, not the core.
 
 Variants: ``client`` (the bare node client), ``dispatch`` (metrics, breaker, events,
 request row), ``ask`` (routing + fallback loop, ``persist=False``), ``ask+store``
-(``--once``'s path: conversation and messages committed to SQLite), ``commander``
-(classification + TaskUnits + events).  Every variant uses a real SQLite file.
+(conversation and messages committed to SQLite before the call returns),
+``commander`` (``--once``'s path: classification + TaskUnits + events, the
+exchange committed likewise), and ``store`` (the same two commits as ``ask+store``, no node:
+the store's own ceiling; not a path of the core, so no target).  Every variant uses
+a real SQLite file; the two storing paths must reach the throughput target too,
+and the run ends by checking that every exchange they reported is in the database.
 
     .venv/bin/python bench/routing_overhead.py [--requests 2000] [--concurrency 50] [--sequential 400]
+                                               [--variants client,ask+store,commander]
 
-The orchestrator writes its per-request rows in batches (every 50 ms) and the
-clients read each body to its end so pooled connections are reused; both came
-out of this benchmark (see docs/benchmarks.md).
+The orchestrator writes its per-request rows in batches (every 50 ms), the store
+group-commits concurrent writes (one transaction and one commit per batch), and
+the clients read each body to its end so pooled connections are reused; all three
+came out of this benchmark (see docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -45,10 +52,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from jarvis_tui.core.commander import Commander
 from jarvis_tui.core.commander_settings import CommanderSettings
+from jarvis_tui.core.store import NewMessage
 from jarvis_tui.nodes.base import ChatMessage
 from tests.integration.commander_cluster import cluster
 
 PROMPT = "hello"
+TARGET_RPS = 500
+TARGET_OVERHEAD_MS = 3.0
+STORING = ("ask+store", "commander", "store")  # each call commits one exchange: two messages
 
 
 def _sse_reply() -> bytes:
@@ -119,12 +130,19 @@ def variants(orch) -> dict[str, Callable[[], Awaitable[object]]]:
         async with in_flight:
             return await client.chat(messages)
 
+    store = orch.store
+
+    async def store_only() -> object:  # the two commits of one ask+store exchange, without a node
+        conversation, _ = await store.add_messages(None, [NewMessage("user", PROMPT, task_type="simple")])
+        return await store.add_message(conversation, "assistant", "ok", node="A", model="instant")
+
     return {
         "client": bare_client,
         "dispatch": lambda: orch.dispatch("A", messages, task_type="simple"),
         "ask": lambda: orch.ask(PROMPT, task_type="simple", persist=False),
         "ask+store": lambda: orch.ask(PROMPT, task_type="simple"),
         "commander": lambda: commander.ask(PROMPT),
+        "store": store_only,
     }
 
 
@@ -160,6 +178,7 @@ async def main() -> None:
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--sequential", type=int, default=400)
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; medians are reported")
+    parser.add_argument("--variants", default="", help="comma-separated subset (the client always runs)")
     parser.add_argument("--serve", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
@@ -171,6 +190,22 @@ async def main() -> None:
             spec = [("A", None, {"url": url, "model": "instant", "timeout_s": 30.0, "connect_timeout_s": 5.0})]
             async with cluster(spec, Path(tmp), {"simple": ("A",), "default": ("A",)}) as orch:
                 calls = variants(orch)
+                if args.variants:
+                    wanted = {"client", *args.variants.split(",")}
+                    calls = {k: v for k, v in calls.items() if k in wanted}
+                counts = dict.fromkeys(calls, 0)
+
+                def counted(name: str, call: Callable[[], Awaitable[object]]) -> Callable[[], Awaitable[object]]:
+                    async def run() -> object:
+                        result = await call()
+                        counts[name] += 1  # reported done
+                        return result
+                    return run
+
+                calls = {k: counted(k, v) for k, v in calls.items()}
+                store = orch.store
+                messages_before = await _message_count(store)
+                commits_before = store.commits
                 for call in calls.values():  # warm the pool and the code paths
                     await latencies(call, 20)
                 rps: dict[str, list[float]] = {k: [] for k in calls}
@@ -184,6 +219,8 @@ async def main() -> None:
                             except Exception as exc:  # noqa: BLE001 - reported in the table
                                 failed[name] = f"{type(exc).__name__}: {exc}"
                         lat[name].extend(await latencies(call, args.sequential))
+                stored = await _message_count(store) - messages_before
+                commits = store.commits - commits_before
     finally:
         server.terminate()
         server.wait()
@@ -197,7 +234,23 @@ async def main() -> None:
         median = statistics.median(samples)
         tput = f"fails: {failed[name][:90]}" if name in failed else f"{statistics.median(rps[name]):.0f}"
         print(f"| {name} | {tput} | {median:.2f} ms | "
-              f"{'-' if name == 'client' else f'{median - base:+.2f} ms'} |")
+              f"{'-' if name in ('client', 'store') else f'{median - base:+.2f} ms'} |")
+    expected = 2 * sum(counts[name] for name in STORING if name in counts)
+    print(f"stored: {stored} messages for {expected // 2} reported exchanges "
+          f"({'all there' if stored == expected else 'MISMATCH'}); {commits} group commits")
+    client_rps = statistics.median(rps["client"]) if rps["client"] else float("nan")
+    for name, samples in lat.items():
+        if name in ("client", "store") or name in failed:
+            continue
+        tput, over = statistics.median(rps[name]), statistics.median(samples) - base
+        verdict = "met" if tput >= TARGET_RPS and over <= TARGET_OVERHEAD_MS else "MISSED"
+        print(f"target {name}: >= {TARGET_RPS} req/s and <= {TARGET_OVERHEAD_MS:g} ms overhead: {verdict} "
+              f"({tput:.0f} req/s, {tput / client_rps:.0%} of the client's)")
+
+
+async def _message_count(store) -> int:
+    rows = await store.db.execute_fetchall("SELECT COUNT(*) FROM messages")
+    return int(next(iter(rows))[0])
 
 
 if __name__ == "__main__":

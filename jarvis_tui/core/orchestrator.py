@@ -24,7 +24,7 @@ from jarvis_tui.config import Config, NodeConfig
 from jarvis_tui.core.bus import EventBus
 from jarvis_tui.core.clock import SYSTEM_CLOCK, Clock
 from jarvis_tui.core.metrics import BreakerState, CircuitBreaker, NodeMetrics
-from jarvis_tui.core.store import Redactor, RequestRow, Store
+from jarvis_tui.core.store import NewMessage, Redactor, RequestRow, Store
 from jarvis_tui.core.text import one_line
 from jarvis_tui.nodes.base import ChatMessage, ChatResult, HealthResult, NodeClient, NodeError, Outcome
 
@@ -442,11 +442,11 @@ class Orchestrator:
         messages.extend(history or ())
         store = self.store if persist and self.store is not None and self.store._db is not None else None
         if store is not None:
-            if conversation_id is None:
-                conversation_id = await store.new_conversation()
-            else:
+            if conversation_id is not None:
                 messages.extend(await self.conversation_turns(conversation_id))
-            await store.add_message(conversation_id, "user", prompt, task_type=task_type)
+            # One write (one group commit) creates the conversation if needed and stores the prompt.
+            conversation_id, _ids = await store.add_messages(conversation_id,
+                                                             [NewMessage("user", prompt, task_type=task_type)])
         messages.append(ChatMessage("user", prompt))
 
         attempts: list[Attempt] = []

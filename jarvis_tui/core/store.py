@@ -4,7 +4,9 @@ Migrations are the numbered ``migrations/NNNN_name.sql`` files, applied in
 order inside one transaction each, with ``PRAGMA user_version`` recording the
 last one applied (oterm's store does the same).  Every write commits before the
 caller reports it done, so killing the process at any moment loses at most the
-answer still streaming.
+answer still streaming.  Writes go through a group commit (``store_writer``):
+concurrent writes share one transaction and one commit, each caller resumed only
+once the commit covering its rows is done.
 
 Secrets: the store never receives API keys, and as a second line of defence
 ``Redactor`` strips the values of the configured key variables from any text
@@ -16,12 +18,18 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import sqlite3
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
+
+from jarvis_tui.core.store_writer import GroupCommitter, WriterClosed
+
+T = TypeVar("T")
 
 MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 # The package ships as files (wheel or editable install), so a directory listing finds the
@@ -87,6 +95,33 @@ class RequestRow:
 
 
 @dataclass(frozen=True, slots=True)
+class NewMessage:
+    """A message to append (``Store.add_messages``)."""
+
+    role: str
+    content: str
+    node: str | None = None
+    model: str | None = None
+    task_type: str | None = None
+    latency_ms: float | None = None
+    ttft_ms: float | None = None
+    tokens_in: int | None = None
+    tokens_out: int | None = None
+
+
+_INSERT_MESSAGE = ("INSERT INTO messages(conversation_id, role, content, node, model, task_type, latency_ms, "
+                   "ttft_ms, tokens_in, tokens_out, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)")
+_TOUCH_CONVERSATION = ("UPDATE conversations SET updated_at = ?, title = CASE WHEN title = '' AND ? = 'user' "
+                       "THEN ? ELSE title END WHERE id = ?")
+_INSERT_REQUEST = ("INSERT INTO requests(request_id, node, model, task_type, outcome, latency_ms, ttft_ms, "
+                   "tokens_in, tokens_out, error, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)")
+
+
+def _title(content: str) -> str:
+    return content[:80].splitlines()[0] if content else ""
+
+
+@dataclass(frozen=True, slots=True)
 class ConversationSummary:
     """A conversation as listed: title, last update and message count."""
 
@@ -116,9 +151,16 @@ class Store:
         self.path = Path(path)
         self.redact = redactor or Redactor()
         self._db: aiosqlite.Connection | None = None
-        # One connection serves every task: an explicit transaction from one task must not
-        # interleave with another's statements ("cannot start a transaction within a transaction").
+        self._writer: GroupCommitter | None = None
+        # The store's own writes need no lock: each group commit is one job on the connection's
+        # thread, so nothing interleaves with its transaction.  The lock is for helpers that issue
+        # several statements of their own on ``db`` (commander_store) and want them in sequence.
         self.write_lock = asyncio.Lock()
+
+    @property
+    def commits(self) -> int:
+        """Group commits run by the current (or last) connection; several writes may share one."""
+        return self._writer.commits if self._writer is not None else 0
 
     @property
     def db(self) -> aiosqlite.Connection:
@@ -140,6 +182,7 @@ class Store:
             await self._db.executescript("PRAGMA busy_timeout=5000; PRAGMA journal_mode=WAL; "
                                          "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;")
             await self._migrate()
+            self._writer = GroupCommitter(self._db)
         except aiosqlite.DatabaseError as exc:
             await self.close()
             raise StoreError(f"cannot open database {self.path}: {exc}") from None
@@ -148,6 +191,9 @@ class Store:
             raise
 
     async def close(self) -> None:
+        """Commit every write still queued (their callers are resumed), then close the connection."""
+        if self._writer is not None:
+            await self._writer.close()
         if self._db is not None:
             db, self._db = self._db, None
             try:
@@ -172,50 +218,78 @@ class Store:
 
     # ------------------------------------------------------------------ writes
 
+    async def write(self, op: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``op(connection)`` in the next group commit; returns its value once committed.
+
+        ``op`` runs on the connection's thread inside a transaction shared with other callers'
+        operations, behind its own savepoint: if it raises, its statements are rolled back and the
+        exception is raised here, while the others still commit.  It must not commit or roll back.
+        """
+        if self._writer is None or self._db is None:
+            raise StoreError("store is not open")
+        try:
+            return await self._writer.write(op)
+        except WriterClosed as exc:
+            raise StoreError(str(exc)) from None
+
+    def _message_row(self, conversation_id: int, message: NewMessage, now: float) -> tuple[Any, ...]:
+        return (conversation_id, message.role, self.redact(message.content), message.node, message.model,
+                message.task_type, message.latency_ms, message.ttft_ms, message.tokens_in, message.tokens_out, now)
+
     async def new_conversation(self, title: str = "") -> int:
         now = time.time()
-        async with self.write_lock:
-            cursor = await self.db.execute(
-                "INSERT INTO conversations(title, created_at, updated_at) VALUES (?, ?, ?)",
-                (self.redact(title[:120]), now, now),
-            )
-        return int(cursor.lastrowid)
+        values = (self.redact(title[:120]), now, now)
+
+        def op(conn: sqlite3.Connection) -> int:
+            return int(conn.execute("INSERT INTO conversations(title, created_at, updated_at) VALUES (?, ?, ?)",
+                                    values).lastrowid)
+
+        return await self.write(op)
+
+    async def add_messages(self, conversation_id: int | None,
+                           messages: Sequence[NewMessage]) -> tuple[int, list[int]]:
+        """Append messages in one write, all or none; ``None`` starts a new conversation with them.
+
+        Returns (conversation id, message ids).  The first user message titles an untitled conversation.
+        """
+        now = time.time()
+        redacted = [self._message_row(0, m, now) for m in messages]
+        first_user = next((row[2] for row in redacted if row[1] == "user"), None)
+        title = _title(first_user) if first_user is not None else ""
+
+        def op(conn: sqlite3.Connection) -> tuple[int, list[int]]:
+            conversation = conversation_id
+            if conversation is None:
+                conversation = int(conn.execute(
+                    "INSERT INTO conversations(title, created_at, updated_at) VALUES (?, ?, ?)",
+                    (title, now, now)).lastrowid)
+            elif redacted:
+                conn.execute(_TOUCH_CONVERSATION, (now, "user" if first_user is not None else "", title,
+                                                   conversation))
+            ids = [int(conn.execute(_INSERT_MESSAGE, (conversation, *row[1:])).lastrowid) for row in redacted]
+            return conversation, ids
+
+        return await self.write(op)
 
     async def add_message(self, conversation_id: int, role: str, content: str, *, node: str | None = None,
                           model: str | None = None, task_type: str | None = None,
                           latency_ms: float | None = None, ttft_ms: float | None = None,
                           tokens_in: int | None = None, tokens_out: int | None = None) -> int:
-        now = time.time()
-        async with self.write_lock:
-            await self.db.execute("BEGIN IMMEDIATE")
-            try:
-                cursor = await self.db.execute(
-                    "INSERT INTO messages(conversation_id, role, content, node, model, task_type, latency_ms, "
-                    "ttft_ms, tokens_in, tokens_out, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                    (conversation_id, role, self.redact(content), node, model, task_type, latency_ms, ttft_ms,
-                     tokens_in, tokens_out, now),
-                )
-                await self.db.execute(
-                    "UPDATE conversations SET updated_at = ?, title = CASE WHEN title = '' AND ? = 'user' "
-                    "THEN ? ELSE title END WHERE id = ?",
-                    (now, role, self.redact(content[:80].splitlines()[0] if content else ""), conversation_id),
-                )
-                await self.db.execute("COMMIT")
-            except BaseException:
-                await self.db.execute("ROLLBACK")
-                raise
-        return int(cursor.lastrowid)
+        message = NewMessage(role, content, node, model, task_type, latency_ms, ttft_ms, tokens_in, tokens_out)
+        _conversation, (message_id,) = await self.add_messages(conversation_id, [message])
+        return message_id
 
     async def record_requests(self, rows: list[RequestRow]) -> None:
-        """Many request rows in one transaction (the orchestrator batches them)."""
+        """Many request rows in one write (the orchestrator batches them)."""
         if not rows:
             return
         values = [(r.request_id, r.node, r.model, r.task_type, r.outcome, r.latency_ms, r.ttft_ms, r.tokens_in,
                    r.tokens_out, self.redact(r.error), r.created_at) for r in rows]
-        async with self.write_lock:
-            await self.db.executemany(
-                "INSERT INTO requests(request_id, node, model, task_type, outcome, latency_ms, ttft_ms, "
-                "tokens_in, tokens_out, error, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)", values)
+
+        def op(conn: sqlite3.Connection) -> None:
+            conn.executemany(_INSERT_REQUEST, values)
+
+        await self.write(op)
 
     # ------------------------------------------------------------------ reads
 
