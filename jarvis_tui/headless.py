@@ -141,16 +141,12 @@ async def once(config: Config, prompt: str, *, node: str | None, as_json: bool, 
             from jarvis_tui.core.commander_faces import run_consensus_face
 
             return await run_consensus_face(orchestrator, prompt, as_json=as_json)
-        # No [commander] table means its defaults: no verification, no classifier node.
-        commander = orchestrator.config.sections.get("commander")
-        try:
-            if verify or (commander is not None and (commander.verify or commander.classifier_node)):
-                # the whole pipeline: classifier node, TaskUnits, per-task-type verification
-                from jarvis_tui.core.commander_faces import ask_commanded
+        from jarvis_tui.core.commander_faces import ask_commanded
 
-                result = await ask_commanded(orchestrator, prompt, node=node, verify=True if verify else None)
-            else:
-                result = await orchestrator.ask(prompt, node=node)
+        try:
+            # The whole pipeline: classification (and the classifier node when configured), TaskUnits
+            # (a code task is a coder and a reviewer), per-task-type verification, synthesis.
+            result = await ask_commanded(orchestrator, prompt, node=node, verify=True if verify else None)
         except NoNodeAvailable as exc:
             if as_json:
                 _emit_json({"answer": None, "node": None, "model": None, "task_type": exc.task_type,

@@ -15,14 +15,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jarvis_tui.core.classify import Classification, classify_with_node, load_classifier
-from jarvis_tui.core.commander_events import Classified
 from jarvis_tui.core.commander_settings import CommanderSettings
-from jarvis_tui.core.consensus import ConsensusRound, Vote, run_consensus
-from jarvis_tui.core.events import ErrorRaised
-from jarvis_tui.core.synthesis import Contribution, Synthesis, synthesize
 from jarvis_tui.core.taskunits import (
     DONE,
     TaskUnit,
@@ -32,7 +28,14 @@ from jarvis_tui.core.taskunits import (
     unit_event,
 )
 from jarvis_tui.core.text import one_line
-from jarvis_tui.core.verify import verified_answer
+
+if TYPE_CHECKING:
+    from jarvis_tui.core.consensus import ConsensusRound, Vote
+    from jarvis_tui.core.synthesis import Synthesis
+
+# `jarvis --once` goes through Commander.ask on every call, so what only some calls need is
+# imported where it is used: the event classes (only when the bus has a subscriber), consensus,
+# verification and multi-answer synthesis (tests/integration/test_cli_headless.py keeps it that way).
 
 ROUTABLE_EXTRA_TYPES = ("architecture", "consensus", "reasoning", "critical")
 
@@ -68,10 +71,13 @@ class Commander:
         else:
             classification = Classification(task_type, "given", 0.0)
         task_type = classification.task_type
-        orch.bus.publish(Classified(plan_id=plan_id, task_type=task_type, source=classification.source,
-                                    latency_ms=classification.latency_ms, keyword=classification.keyword))
+        if orch.bus.subscriber_count:
+            from jarvis_tui.core.commander_events import Classified
+
+            orch.bus.publish(Classified(plan_id=plan_id, task_type=task_type, source=classification.source,
+                                        latency_ms=classification.latency_ms, keyword=classification.keyword))
         if task_type == "consensus" and node is None:
-            return await self._ask_by_consensus(prompt, plan_id, classification, on_delta)
+            return await self._ask_by_consensus(prompt, plan_id, classification, on_delta, conversation_id)
         verify = self.settings.verify_for(task_type) if verify is None else verify
 
         if node is not None:
@@ -90,7 +96,11 @@ class Commander:
                                  forced=node is not None, on_delta=on_delta if len(units) == 1 else None,
                                  history=history, conversation_id=conversation_id)
 
-        await execute(units, run_unit, publish=lambda u: orch.bus.publish(unit_event(plan_id, u)))
+        def publish(unit: TaskUnit) -> None:
+            if orch.bus.subscriber_count:
+                orch.bus.publish(unit_event(plan_id, unit))
+
+        await execute(units, run_unit, publish=publish)
         attempts = [a for u in units for a in u.attempts]
         done = [u for u in units if u.status == DONE and u.result is not None]
         if not done:
@@ -98,6 +108,8 @@ class Commander:
             message = (f"no node is routed for task type '{task_type}'" if not attempts
                        else f"no node could answer: {reasons}")
             raise NoNodeAvailable(message, attempts, task_type)
+
+        from jarvis_tui.core.synthesis import Contribution, Synthesis, synthesize
 
         contributions = [Contribution(u.node, u.model, u.result or "", u.role, u.quality_score,
                                       orch.nodes[u.node].config.weight) for u in done]
@@ -157,6 +169,8 @@ class Commander:
         text, node, result = await answer(unit_prompt, 0)
         chosen = result
         if verify:
+            from jarvis_tui.core.verify import verified_answer
+
             best, _history = await verified_answer(
                 orch, unit_prompt, answer, threshold=self.settings.verify_threshold,
                 max_cycles=self.settings.verify_max_cycles, plan_id=plan_id, unit_id=unit.id,
@@ -167,8 +181,9 @@ class Commander:
         unit.latency_ms, unit.ask_result = chosen.latency_ms, chosen
 
     async def _ask_by_consensus(self, prompt: str, plan_id: str, classification: Classification,
-                                on_delta: Callable[[str], None] | None) -> Any:
+                                on_delta: Callable[[str], None] | None, conversation_id: int | None) -> Any:
         from jarvis_tui.core.orchestrator import AskResult, Attempt, NoNodeAvailable
+        from jarvis_tui.core.synthesis import Synthesis, attribution
 
         round_ = await self.consensus(prompt, round_id=plan_id)
         attempts = [Attempt(v.node, v.outcome or v.status, v.latency_ms, v.error, v.model) for v in round_.votes]
@@ -178,9 +193,14 @@ class Commander:
         text = round_.synthesis or round_.verdict
         node = round_.synthesis_node or round_.verdict_node or ""
         model = round_.synthesis_model or round_.verdict_model or ""
+        # Stored like any exchange, so a consensus asked in the chat stays in its conversation.
+        sources = [attribution(v.node, v.model) for v in round_.answered]
+        conversation_id = await self._persist_exchange(
+            prompt, "consensus", Synthesis(text, node, model, round_.synthesis_streamed, sources), conversation_id,
+            round_.wall_ms)
         return AskResult(answer=text, node=node, model=model, task_type="consensus", latency_ms=round_.wall_ms,
                          ttft_ms=None, tokens_in=None, tokens_out=None, tokens_per_s=None, attempts=attempts,
-                         request_id=plan_id, extra={"classification": classification.to_dict(),
+                         request_id=plan_id, conversation_id=conversation_id, extra={"classification": classification.to_dict(),
                                                     "consensus": round_.to_json()})
 
     async def _persist_exchange(self, prompt: str, task_type: str, synthesis: Synthesis,
@@ -188,21 +208,29 @@ class Commander:
         store = self.orchestrator.store
         if store is None or store._db is None:
             return conversation_id
-        try:
-            if conversation_id is None:
-                conversation_id = await store.new_conversation()
-            await store.add_message(conversation_id, "user", prompt, task_type=task_type)
-            await store.add_message(conversation_id, "assistant", synthesis.text, node=synthesis.node,
-                                    model=synthesis.model, task_type=task_type, latency_ms=latency_ms)
+        from jarvis_tui.core.store import NewMessage
+
+        try:  # one write, one group commit: the conversation (if new), the prompt and the answer
+            conversation_id, _ids = await store.add_messages(conversation_id, [
+                NewMessage("user", prompt, task_type=task_type),
+                NewMessage("assistant", synthesis.text, node=synthesis.node, model=synthesis.model,
+                           task_type=task_type, latency_ms=latency_ms)])
         except Exception as exc:  # noqa: BLE001 - the answer is still returned; the failure is reported
-            self.orchestrator.bus.publish(ErrorRaised(source="store", message=one_line(str(exc))))
+            self._report_store_error(exc)
         return conversation_id
+
+    def _report_store_error(self, exc: Exception) -> None:
+        from jarvis_tui.core.events import ErrorRaised
+
+        self.orchestrator.bus.publish(ErrorRaised(source="store", message=one_line(str(exc))))
 
     # ------------------------------------------------------------------ consensus
 
     async def consensus(self, prompt: str, *, nodes: list[str] | None = None, round_id: str | None = None,
                         on_vote: Callable[[Vote], None] | None = None) -> ConsensusRound:
         """One weighted-consensus round over the ``consensus`` route (or ``nodes``), stored in SQLite."""
+        from jarvis_tui.core.consensus import run_consensus
+
         round_ = await run_consensus(self.orchestrator, prompt, settings=self.settings, nodes=nodes,
                                      round_id=round_id, on_vote=on_vote)
         store = self.orchestrator.store
@@ -212,7 +240,7 @@ class Commander:
             try:
                 round_.stored_id = await save_consensus_round(store, round_)
             except Exception as exc:  # noqa: BLE001 - a storage failure must not lose the verdict
-                self.orchestrator.bus.publish(ErrorRaised(source="store", message=one_line(str(exc))))
+                self._report_store_error(exc)
         return round_
 
     async def synthesize_round(self, round_: ConsensusRound, *,
@@ -222,6 +250,8 @@ class Commander:
         if not answered:
             return None
         # The winning cluster's answers first: they are the verdict's sources.
+        from jarvis_tui.core.synthesis import Contribution, synthesize
+
         ordered = sorted(answered, key=lambda v: (v.cluster != round_.winning_cluster, v.arrival or 0))
         contributions = [Contribution(v.node, v.model, v.answer, "vote", None, v.weight) for v in ordered]
         if len(contributions) == 1 or not self.settings.commander_node:
@@ -239,7 +269,7 @@ class Commander:
             try:
                 await update_round_synthesis(store, round_.stored_id, synthesis.text, synthesis.node)
             except Exception as exc:  # noqa: BLE001
-                self.orchestrator.bus.publish(ErrorRaised(source="store", message=one_line(str(exc))))
+                self._report_store_error(exc)
         return synthesis
 
     # ------------------------------------------------------------------ benchmark

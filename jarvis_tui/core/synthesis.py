@@ -15,7 +15,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from jarvis_tui.core.commander_events import SynthesisFinished, SynthesisStarted
 from jarvis_tui.core.commander_settings import CommanderSettings
 
 ANSWER_ROLES = ("answer", "coder", "vote")
@@ -96,6 +95,7 @@ def synthesis_messages(request: str, contributions: list[Contribution]) -> list[
 async def synthesize(orchestrator: Any, request: str, contributions: list[Contribution], *,
                      settings: CommanderSettings, round_id: str,
                      on_delta: Callable[[str], None] | None = None) -> Synthesis:
+    from jarvis_tui.core.commander_events import SynthesisFinished, SynthesisStarted
     from jarvis_tui.nodes.base import NodeError
 
     if not contributions:

@@ -20,7 +20,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from jarvis_tui.core.commander_events import TaskUnitChanged
 from jarvis_tui.paths import prompt_text
 
 PENDING, RUNNING, DONE, FAILED, SKIPPED = "pending", "running", "done", "failed", "skipped"
@@ -168,7 +167,10 @@ async def execute(units: list[TaskUnit], run_unit: RunUnit, *, publish: Callable
     return units
 
 
-def unit_event(plan_id: str, unit: TaskUnit) -> TaskUnitChanged:
+def unit_event(plan_id: str, unit: TaskUnit) -> Any:
+    """The TaskUnitChanged event for ``unit`` (its module is imported only when an event is built)."""
+    from jarvis_tui.core.commander_events import TaskUnitChanged
+
     return TaskUnitChanged(plan_id=plan_id, unit_id=unit.id, role=unit.role, task_type=unit.task_type,
                            node=unit.node, status=unit.status, priority=unit.priority, depends_on=unit.depends_on,
                            quality_score=unit.quality_score, error=unit.error)

@@ -69,6 +69,26 @@ def test_prompt_from_stdin_and_forced_node(two_nodes, tmp_path: Path) -> None:
     assert second.last_chat_json()["messages"][-1]["content"] == "from stdin\n"
 
 
+def test_once_runs_the_commander_pipeline_a_code_task_is_coder_then_reviewer(loopback_node, tmp_path: Path) -> None:
+    coder = loopback_node(reply="def add(a, b):\n    return a + b", model="alpha")
+    reviewer = loopback_node(reply="Looks correct.", model="beta")
+    config = write_toml(tmp_path / "c.toml", [
+        {"name": "A", "kind": "openai", "url": coder.url, "model": "alpha", "timeout_s": 5},
+        {"name": "B", "kind": "openai", "url": reviewer.url, "model": "beta", "timeout_s": 5},
+    ], {"code": ["A", "B"], "simple": ["A"]}, tmp_path / "j.db")
+    done = run_cli(["--config", str(config), "--once", "Write a python function that adds two numbers", "--json"],
+                   tmp_path)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["task_type"] == "code"
+    assert [(u["id"], u["role"], u["node"], u["status"]) for u in result["units"]] == [
+        ("t1", "coder", "A", "done"), ("t2", "reviewer", "B", "done")]
+    review_request = reviewer.last_chat_json()["messages"][-1]["content"]
+    assert "[A/alpha]" in review_request and "return a + b" in review_request
+    assert (result["node"], result["model"]) == ("A", "alpha")
+    assert result["answer"] == "def add(a, b):\n    return a + b\n\nReview [B/beta]:\nLooks correct."
+
+
 @pytest.mark.parametrize("args,fragment", [
     (["--node", "NOPE", "--once", "hi"], "unknown node 'NOPE'; known nodes: A, B"),
     (["--once", "   "], "the prompt is empty"),
@@ -179,10 +199,12 @@ def test_headless_faces_never_import_the_ui_or_heavy_libraries(two_nodes, tmp_pa
 
 # Modules a --once on a configured cluster has no use for; each one cost start-up time
 # (docs/benchmarks.md, headless start-up).
-# The event classes too: --once subscribes to nothing, so the orchestrator builds no events.
-UNUSED_BY_ONCE = ("jarvis_tui.nodes.embedded", "jarvis_tui.core.bootstrap", "jarvis_tui.core.commander",
-                  "jarvis_tui.core.commander_settings", "jarvis_tui.gpu.settings", "jarvis_tui.gpu.monitor",
-                  "jarvis_tui.core.events", "httpx._main")
+# The event classes too: --once subscribes to nothing, so neither the orchestrator nor the commander
+# builds events.  --once runs the commander pipeline, but a plain question needs no consensus or
+# verification.
+UNUSED_BY_ONCE = ("jarvis_tui.nodes.embedded", "jarvis_tui.core.bootstrap", "jarvis_tui.gpu.settings",
+                  "jarvis_tui.gpu.monitor", "jarvis_tui.core.events", "jarvis_tui.core.commander_events",
+                  "jarvis_tui.core.consensus", "jarvis_tui.core.verify", "httpx._main")
 
 
 def test_once_on_a_configured_cluster_imports_only_what_it_uses(two_nodes, tmp_path: Path) -> None:
