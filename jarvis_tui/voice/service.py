@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import functools
 import time
 from typing import Any
 
@@ -157,7 +158,11 @@ class VoiceService:
                 except Exception:  # noqa: BLE001 - shutting down
                     pass
         self._stt_pool.shutdown(wait=False)
-        self._tts_pool.shutdown(wait=False)
+        # Speech was stopped above: the speech thread ends within one audio block (or one short synthesis).
+        try:
+            await asyncio.wait_for(asyncio.to_thread(self._tts_pool.shutdown, True), 10)
+        except Exception:  # noqa: BLE001 - shutting down
+            pass
 
     async def wait_until_ready(self, timeout: float = 60.0) -> bool:
         """Wait for the model to finish loading (True when usable)."""
@@ -209,13 +214,16 @@ class VoiceService:
         """Speak ``text`` now unless the user is talking or voice is off; the PTT key interrupts it."""
         if not self.started or not self.ptt.speaking_started():
             return None
+        # A stop (voice off, the talk key) from now until the speech thread gets to it cancels this speech.
+        ticket = self.speaker.ticket()
         try:
             spoken = await prepare_speech(text, self.settings.summarize_over_chars, self.summarizer,
                                           self.settings.summary_timeout_s)
             if not spoken:
                 return None
             loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self._tts_pool, self.speaker.speak, spoken)
+            return await loop.run_in_executor(self._tts_pool, functools.partial(self.speaker.speak, spoken,
+                                                                                ticket=ticket))
         except VoiceUnavailable as exc:
             self._report(f"cannot speak: {exc}", fatal=False)
             return None

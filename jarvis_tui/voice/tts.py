@@ -3,8 +3,34 @@
 pyttsx3 drives espeak-ng on Linux, SAPI5 on Windows and NSSpeech on macOS.
 Its ``say()`` is not used: on Linux it shells out to ``aplay`` (absent on many
 machines, and not interruptible), and it overwrites the last saved file.
-``save_to_file`` + ``runAndWait`` is reliable, and playing the WAV ourselves
+``save_to_file`` + ``runAndWait`` is reliable once waited for (below), and playing the WAV ourselves
 through PortAudio makes speech stoppable mid-word (the push-to-talk key does it).
+
+Two pyttsx3 traps, both met in CI (a WAV missing, or a rate not applied, only
+on a loaded machine):
+
+* ``runAndWait()`` does not wait for ``save_to_file``.  pyttsx3 2.99's espeak
+  driver initialises espeak-ng in ``AUDIO_OUTPUT_RETRIEVAL`` mode, which is
+  asynchronous: synthesis runs on espeak-ng's own thread, the queued
+  ``endLoop`` ends the run loop ~10 ms after ``Synth`` was called, and the WAV
+  is written when espeak-ng reaches the end of the message.  A long text, or a
+  busy CPU, returned before the file existed ("wrote no audio"), and the next
+  utterance's rate and file name were set while the last one was still being
+  synthesised.  ``synthesize`` therefore waits for the driver's
+  ``finished-utterance`` notification, sent after the file is written.
+* ``pyttsx3.init()`` hands every caller the same engine per driver (its
+  ``_activeEngines`` cache) while one is alive, and espeak-ng has one synthesis
+  callback per process.  So every ``Speaker`` shares one engine: one
+  module-level lock serialises them, and each applies its own rate and voice
+  (or the engine's defaults) before each utterance, so one speaker's settings
+  never leak into another's.  In espeak-ng's asynchronous mode a voice change
+  applies at once while a rate is queued: with voice and rate changing before
+  each utterance, 12 of 29 came out at the other rate.  So espeak-ng is
+  synchronised (``espeak_Synchronize``) before a change and before the text is
+  queued, and a fresh engine first speaks one throwaway utterance, after the
+  settings its driver queued when it was built (without it, one fresh engine
+  in three spoke "French, 90 words per minute" at 200).  The engine is then
+  kept for the life of the process.
 
 pyttsx3's drivers ``print()`` to stdout ("Audio saved to ..."), which is the
 terminal the cockpit draws on.  Redirecting ``sys.stdout`` from a worker thread
@@ -24,6 +50,7 @@ import sys
 import tempfile
 import threading
 import time
+import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +63,21 @@ from jarvis_tui.voice.settings import VoiceSettings
 Summarizer = Callable[[str, int], Awaitable[str]]  # (text, max_chars) -> summary
 
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
+# Synthesis: a floor for the wait on the engine, plus time per character (espeak-ng makes ~50x real time).
+SYNTH_TIMEOUT_S, SYNTH_S_PER_CHAR = 10.0, 0.05
+
+# pyttsx3's documented default rate, in words per minute: what a Speaker without tts_rate gets.  (The engine
+# cannot be asked: the espeak driver's getProperty("rate") reports a stale value.)
+DEFAULT_TTS_RATE = 200
+
+# The one pyttsx3 engine all Speakers share (see the module docstring): its lock, the voice it had when first
+# seen (what a Speaker without tts_voice gets) and the rate and voice last applied to it.
+_ENGINE_LOCK = threading.Lock()
+_ENGINE_DEFAULT_VOICE: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+_ENGINE_APPLIED: weakref.WeakKeyDictionary[Any, tuple[Any, Any]] = weakref.WeakKeyDictionary()
+# Held for the life of the process: pyttsx3 would otherwise drop the engine with its last Speaker and build a
+# fresh one (and a fresh espeak-ng driver) for the next, each paying the warm-up in Speaker._get_engine.
+_ENGINES_KEPT: list[Any] = []
 
 
 # ------------------------------------------------------------------ text preparation
@@ -105,14 +147,47 @@ def _discard(*_args: Any, **_kwargs: Any) -> None:
     return None
 
 
+def _settle() -> None:
+    """Wait until settings queued in espeak-ng (asynchronous mode) are applied; other drivers apply them at once."""
+    if "pyttsx3.drivers.espeak" in sys.modules:
+        espeak = sys.modules.get("pyttsx3.drivers._espeak")
+        if espeak is not None:
+            espeak.Synchronize()
+
+
+def _save(engine: Any, text: str, path: Path) -> bool:
+    """``save_to_file`` + ``runAndWait``, then wait until the file is written; False when it never was."""
+    finished = threading.Event()
+    token = engine.connect("finished-utterance", lambda **_: finished.set())
+    try:
+        engine.save_to_file(text, str(path))
+        engine.runAndWait()
+        if getattr(engine, "driver_name", None) != "espeak":
+            # SAPI5 and NSSpeech write the file before runAndWait returns (SAPI5 sends no finished-utterance
+            # for save_to_file).
+            return True
+        # espeak-ng's file comes later (asynchronous mode); it is written before finished-utterance is sent.
+        return finished.wait(SYNTH_TIMEOUT_S + SYNTH_S_PER_CHAR * len(text)) or _has_audio(path)
+    finally:
+        engine.disconnect(token)
+
+
+def _has_audio(path: Path) -> bool:
+    return path.is_file() and path.stat().st_size > 44  # more than a WAV header
+
+
 class Speaker:
     """Synthesises and plays one utterance at a time; ``stop()`` interrupts from any thread."""
 
     def __init__(self, settings: VoiceSettings) -> None:
         self.settings = settings
         self._engine: Any = None
-        self._engine_lock = threading.Lock()  # pyttsx3 engines are not thread-safe
+        self._voice_id: Any = None  # the voice tts_voice names, once found
         self._stop = threading.Event()
+        # Bumped by stop(): a speak() asked for before a stop (and still waiting for the speech thread) is
+        # dropped instead of clearing that stop and playing anyway.
+        self._generation = 0
+        self._generation_lock = threading.Lock()
         self._speaking = threading.Event()
         self.last_synth_s = 0.0
 
@@ -132,14 +207,36 @@ class Speaker:
                 raise VoiceUnavailable(f"no speech engine: {exc or type(exc).__name__} "
                                        "(Linux: apt-get install espeak-ng libespeak-ng1)") from None
             _silence_driver_prints()
-            if self.settings.tts_rate:
-                engine.setProperty("rate", self.settings.tts_rate)
+            if engine not in _ENGINE_DEFAULT_VOICE:  # a fresh engine: what "no voice set" means from now on
+                # Its driver queued its own first settings (espeak-ng: rate 200, volume); espeak_Synchronize
+                # is no barrier for commands not started yet (1 fresh engine in 3 then spoke "fr, 90 wpm" at
+                # 200).  An utterance is: it runs after them, and its end is notified.
+                with tempfile.TemporaryDirectory(prefix="jarvis-tts-") as tmp:
+                    _save(engine, ".", Path(tmp) / "warm-up.wav")
+                _ENGINE_DEFAULT_VOICE[engine] = engine.getProperty("voice")
+                _ENGINES_KEPT.append(engine)
             if self.settings.tts_voice:
-                voice = self._find_voice(engine, self.settings.tts_voice)
-                if voice is not None:
-                    engine.setProperty("voice", voice)
+                self._voice_id = self._find_voice(engine, self.settings.tts_voice)
             self._engine = engine
         return self._engine
+
+    def _apply_settings(self, engine: Any) -> None:
+        """This speaker's rate and voice on the shared engine (the engine's defaults where unset)."""
+        wanted = (self.settings.tts_rate or DEFAULT_TTS_RATE, self._voice_id or _ENGINE_DEFAULT_VOICE.get(engine))
+        applied = _ENGINE_APPLIED.get(engine, (None, None))
+        if wanted == applied:
+            return
+        # espeak-ng switches a voice at once, from this thread: its own thread must be done with the last
+        # utterance first (the file is written, and finished-utterance sent, before it has quite finished).
+        _settle()
+        # The voice first: a voice change may reset the rate on some engines.
+        if wanted[1] is not None and wanted[1] != applied[1]:
+            engine.setProperty("voice", wanted[1])
+            applied = (None, wanted[1])
+        if wanted[0] is not None and wanted[0] != applied[0]:
+            engine.setProperty("rate", wanted[0])
+        _ENGINE_APPLIED[engine] = wanted
+        _settle()
 
     @staticmethod
     def _find_voice(engine: Any, wanted: str) -> str | None:
@@ -158,12 +255,12 @@ class Speaker:
         """Write ``text`` as a WAV at ``path`` (22050 Hz mono with espeak-ng)."""
         path = Path(path)
         started = time.perf_counter()
-        with self._engine_lock:
+        with _ENGINE_LOCK:
             engine = self._get_engine()
-            engine.save_to_file(text, str(path))
-            engine.runAndWait()
+            self._apply_settings(engine)
+            finished = _save(engine, text, path)
         self.last_synth_s = time.perf_counter() - started
-        if not path.is_file() or path.stat().st_size <= 44:
+        if not finished or not _has_audio(path):
             raise VoiceUnavailable("the speech engine wrote no audio")
         return path
 
@@ -212,11 +309,19 @@ class Speaker:
         return PlaybackResult(total_s=total / rate, played_s=min(position, total) / rate,
                               interrupted=self._stop.is_set() and position < total)
 
-    def speak(self, text: str, *, on_progress: Callable[[float], None] | None = None) -> PlaybackResult:
+    def ticket(self) -> int:
+        """Take one when speech is asked for and pass it to ``speak``: a ``stop()`` in between cancels it."""
+        return self._generation
+
+    def speak(self, text: str, *, on_progress: Callable[[float], None] | None = None,
+              ticket: int | None = None) -> PlaybackResult:
         """Synthesise and play ``text`` (blocking; run it in a worker thread)."""
         from jarvis_tui.voice.stt import read_wav
 
-        self._stop.clear()
+        with self._generation_lock:
+            if ticket is not None and ticket != self._generation:
+                return PlaybackResult(total_s=0.0, played_s=0.0, interrupted=True)  # stopped before it began
+            self._stop.clear()
         self._speaking.set()  # speaking from the caller's point of view, synthesis included
         try:
             with tempfile.TemporaryDirectory(prefix="jarvis-tts-") as tmp:
@@ -229,4 +334,6 @@ class Speaker:
             self._speaking.clear()
 
     def stop(self) -> None:
-        self._stop.set()
+        with self._generation_lock:
+            self._generation += 1
+            self._stop.set()

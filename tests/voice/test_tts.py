@@ -41,6 +41,81 @@ def test_voice_and_rate_are_applied(tmp_path: Path) -> None:
     assert len(read_wav(slow)[0]) > 1.5 * len(read_wav(fast)[0])
 
 
+LONG_TEXT = "The cluster is healthy. Every node answered within a second. The GPUs are cool. " * 3
+
+
+def test_the_wav_is_complete_when_synthesize_returns(tmp_path: Path) -> None:
+    """pyttsx3's runAndWait returns ~10 ms after espeak-ng (asynchronous mode) starts: the file came later,
+    so a long text, or any text on a busy CPU, failed with "the speech engine wrote no audio"."""
+    from jarvis_tui.voice.stt import read_wav
+
+    samples, rate = read_wav(Speaker(VoiceSettings()).synthesize(LONG_TEXT, tmp_path / "long.wav"))
+    assert len(samples) / rate > 10
+
+
+def _lengths(speakers: dict[str, Speaker], folder: Path, rounds: int) -> dict[str, list[int]]:
+    from jarvis_tui.voice.stt import read_wav
+
+    lengths: dict[str, list[int]] = {name: [] for name in speakers}
+    for turn in range(rounds):
+        for name, speaker in speakers.items():
+            lengths[name].append(len(read_wav(speaker.synthesize("Bonjour", folder / f"{name}{turn}.wav"))[0]))
+    return lengths
+
+
+def _assert_each_speaks_at_its_own_rate(lengths: dict[str, list[int]]) -> None:
+    for name, values in lengths.items():
+        assert max(values) <= 1.1 * min(values), (name, values)
+    assert min(lengths["slow"]) > 1.5 * max(lengths["default"]), lengths
+    assert min(lengths["default"]) > 1.5 * max(lengths["fast"]), lengths
+
+
+def test_speakers_share_one_engine_but_never_each_others_settings(tmp_path: Path) -> None:
+    """pyttsx3.init() returns the live engine to every caller: a Speaker without settings spoke with the last
+    one's voice and rate, and after a voice change espeak-ng applied the queued rate too late (or not)."""
+    speakers = {"slow": Speaker(VoiceSettings(tts_rate=90, tts_voice="fr")), "default": Speaker(VoiceSettings()),
+                "fast": Speaker(VoiceSettings(tts_rate=400))}
+    lengths = _lengths(speakers, tmp_path, rounds=4)
+    assert speakers["slow"]._get_engine() is speakers["default"]._get_engine()  # the shared engine, indeed
+    _assert_each_speaks_at_its_own_rate(lengths)
+
+
+def test_speakers_on_several_threads_take_turns_on_the_engine(tmp_path: Path) -> None:
+    import threading
+
+    speakers = {"slow": Speaker(VoiceSettings(tts_rate=90)), "default": Speaker(VoiceSettings()),
+                "fast": Speaker(VoiceSettings(tts_rate=400))}
+    results: dict[str, dict[str, list[int]]] = {}
+    errors: list[BaseException] = []
+
+    def run(name: str) -> None:
+        try:
+            (tmp_path / name).mkdir()
+            results[name] = _lengths({name: speakers[name]}, tmp_path / name, rounds=4)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(name,)) for name in speakers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not errors, errors
+    _assert_each_speaks_at_its_own_rate({name: results[name][name] for name in speakers})
+
+
+def test_a_stop_before_the_speech_thread_starts_cancels_that_speech() -> None:
+    """The talk key (or voice off) while an answer still waits for the speech thread: that answer is dropped.
+    speak() used to clear the stop as it began, and played the whole answer over the user's recording (in
+    tests: a speech thread still playing after the cockpit closed)."""
+    speaker = Speaker(VoiceSettings())
+    ticket = speaker.ticket()  # taken when the answer is to be spoken
+    speaker.stop()
+    result = speaker.speak("This must never be heard.", ticket=ticket)
+    assert (result.interrupted, result.total_s, speaker.last_synth_s, speaker.speaking) == (True, 0.0, 0.0, False)
+    assert speaker.ticket() != ticket  # the next request is not affected
+
+
 def test_speech_plays_and_stops_through_sounddevice(tmp_path: Path) -> None:
     (tmp_path / "empty.raw").write_bytes(b"")
     home = make_alsa_home(tmp_path, tmp_path / "empty.raw")  # its default device discards playback
