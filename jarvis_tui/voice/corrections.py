@@ -75,6 +75,9 @@ class CorrectionResult:
     applied: tuple[str, ...] = ()  # "now this -> Jarvis", "llm"
     llm_error: str = ""
     llm_s: float = 0.0
+    # The LLM step: "skipped" (no node, or nothing to correct), "ran" (its reply stands, even when it
+    # changed nothing) or "fell_back" (slow, failed or implausible: the dictionary text stands).
+    llm: str = "skipped"
 
     @property
     def changed(self) -> bool:
@@ -185,4 +188,5 @@ class TranscriptCorrector:
 
 def _with_llm(result: CorrectionResult, text: str, error: str, elapsed: float) -> CorrectionResult:
     applied = result.applied + (("llm",) if text != result.text else ())
-    return CorrectionResult(original=result.original, text=text, applied=applied, llm_error=error, llm_s=elapsed)
+    return CorrectionResult(original=result.original, text=text, applied=applied, llm_error=error, llm_s=elapsed,
+                            llm="fell_back" if error else "ran")

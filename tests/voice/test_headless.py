@@ -35,7 +35,8 @@ def test_json_output(gpu_question_wav: Path, tmp_path: Path) -> None:
     result = json.loads(proc.stdout)
     assert result["transcript"] == result["corrected"] == GPU_QUESTION
     assert result["command"]["action"] == "read_gpu_temps" and result["command"]["score"] == 100.0
-    assert set(result["timings"]) == {"load_s", "transcribe_s", "correct_s", "match_s"}
+    assert set(result["timings"]) == {"load_s", "transcribe_s", "correct_s", "llm_s", "match_s"}
+    assert result["llm_correction"]["status"] == "skipped"  # the starter config names no correction node
     assert 0 < result["timings"]["transcribe_s"] < 10
     assert proc.stderr == ""
 
