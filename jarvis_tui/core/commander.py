@@ -182,6 +182,7 @@ class Commander:
 
     async def _ask_by_consensus(self, prompt: str, plan_id: str, classification: Classification,
                                 on_delta: Callable[[str], None] | None, conversation_id: int | None) -> Any:
+        from jarvis_tui.core.consensus import readable_answer
         from jarvis_tui.core.orchestrator import AskResult, Attempt, NoNodeAvailable
         from jarvis_tui.core.synthesis import Synthesis, attribution
 
@@ -190,7 +191,7 @@ class Commander:
         if round_.verdict is None:
             raise NoNodeAvailable("no node could answer the consensus round", attempts, "consensus")
         await self.synthesize_round(round_, on_delta=on_delta)
-        text = round_.synthesis or round_.verdict
+        text = round_.synthesis or readable_answer(round_.verdict)  # the stored round keeps the raw vote
         node = round_.synthesis_node or round_.verdict_node or ""
         model = round_.synthesis_model or round_.verdict_model or ""
         # Stored like any exchange, so a consensus asked in the chat stays in its conversation.

@@ -57,6 +57,8 @@ EPSILON = 1e-9
 
 _ANSWER_LINE = re.compile(r"^\s*(?:\*\*)?\s*(?:final\s+)?(?:answer|reponse)\s*(?:\*\*)?\s*[:=]\s*(.+)$",
                           re.IGNORECASE | re.MULTILINE)
+_ANSWER_LINE_SHOWN = re.compile(r"^\s*(?:\*\*)?\s*(?:final\s+)?(?:answer|r[eé]ponse)\s*(?:\*\*)?\s*[:=]\s*(.+)$",
+                                re.IGNORECASE | re.MULTILINE)  # _ANSWER_LINE on the text as written, not folded
 _MARKUP = re.compile(r"[*_`#>~|]")
 _NON_WORD = re.compile(r"[^a-z0-9.'\s-]")
 _TRAILING_ZEROS = re.compile(r"\b(\d+)\.0+\b")
@@ -81,6 +83,24 @@ def answer_key(answer: str, prompt: str = "") -> str:
     echo = set(_tokens(prompt)) | word_list("consensus_stop_words")
     content = [t for t in tokens if t not in echo]
     return " ".join(content or tokens)
+
+
+def short_answer(answer: str) -> str:
+    """What a narrow view shows of a vote: the text of its ``ANSWER:`` line, else its first line."""
+    found = _ANSWER_LINE_SHOWN.search(answer)
+    if found:
+        return found.group(1).strip().strip("*").strip()
+    return next((line.strip() for line in answer.splitlines() if line.strip()), "")
+
+
+def readable_answer(answer: str) -> str:
+    """A vote as the user reads it: the ``ANSWER:`` marker line (asked of voters) becomes its own paragraph."""
+    found = _ANSWER_LINE_SHOWN.search(answer)
+    if not found:
+        return answer.strip()
+    rest = (answer[:found.start()] + answer[found.end():]).strip()
+    head = found.group(1).strip().strip("*").strip()
+    return f"{head}\n\n{rest}" if rest else head
 
 
 class ClusterBook:

@@ -17,6 +17,8 @@ from jarvis_tui.core.consensus import (
     answer_key,
     can_decide_early,
     conclude,
+    readable_answer,
+    short_answer,
     confidence,
     decision_flags,
     pick_winner,
@@ -173,3 +175,24 @@ def test_conclude_single_source() -> None:
     round_, book = _round([("A", 1.0, None), ("B", 0.7, "4")])
     conclude(round_, book, CommanderSettings())
     assert round_.verdict == "4" and round_.flags == [FLAG_SINGLE] and round_.confidence == 1.0
+
+
+@pytest.mark.parametrize("answer,shown", [
+    ("ANSWER: Canberra\nIt has been the capital since 1913.", "Canberra"),
+    ("**Answer:** 4", "4"),
+    ("Réponse : Paris", "Paris"),
+    ("\n\nParis is the capital.\nMore text.", "Paris is the capital."),
+    ("", ""),
+])
+def test_short_answer_is_the_answer_line_else_the_first_line(answer: str, shown: str) -> None:
+    assert short_answer(answer) == shown
+
+
+@pytest.mark.parametrize("answer,readable", [
+    ("ANSWER: Canberra\nIt was chosen in 1908.", "Canberra\n\nIt was chosen in 1908."),
+    ("Some reasoning first.\n**Answer:** 4", "4\n\nSome reasoning first."),
+    ("ANSWER: 4", "4"),
+    ("Just prose.\n", "Just prose."),
+])
+def test_readable_answer_turns_the_marker_line_into_a_paragraph(answer: str, readable: str) -> None:
+    assert readable_answer(answer) == readable

@@ -78,6 +78,22 @@ async def test_a_dissent_keeps_the_round_open_until_it_cannot_win(loopback_node,
     assert {v.node: v.status for v in round_.votes}["GEMINI"] == "cancelled"
 
 
+async def test_the_consensus_task_type_answers_with_the_verdict_and_stores_the_exchange(loopback_node,
+                                                                                       tmp_path: Path):
+    nodes = profile_nodes(loopback_node, {"OL1": "ANSWER: 4\nTwo plus two.", "M2": "ANSWER: 4\nSimple addition.",
+                                          "M3": "4", "M1": "ANSWER: 5", "GEMINI": "ANSWER: 4"})
+    async with cluster(nodes, tmp_path, {"consensus": CONSENSUS_ROUTE}) as orch:
+        result = await Commander(orch).ask("What is 2+2?", task_type="consensus")
+    # the verdict is M2's vote (heaviest of the winning cluster), the ANSWER: marker made a paragraph
+    assert (result.task_type, result.node, result.answer) == ("consensus", "M2", "4\n\nSimple addition.")
+    assert result.extra["consensus"]["verdict"] == "ANSWER: 4\nSimple addition."  # the stored round: the raw vote
+    db = sqlite3.connect(tmp_path / "jarvis.db")
+    rows = db.execute("SELECT role, content, node, task_type FROM messages WHERE conversation_id = ? ORDER BY id",
+                      (result.conversation_id,)).fetchall()
+    assert rows == [("user", "What is 2+2?", None, "consensus"),
+                    ("assistant", "4\n\nSimple addition.", "M2", "consensus")]
+
+
 async def test_all_nodes_failing_is_a_round_without_verdict(loopback_node, tmp_path: Path):
     refused = loopback_node(fault=Fault.REFUSED)
     broken = loopback_node(fault=Fault.HTTP_500)
