@@ -10,6 +10,13 @@ price updates), SignalsUpdated (after each scan), MarketDataStatus (when
 availability changes), PositionClosed, TradingModeChanged.  Widgets render
 those; they can also read ``positions()``, ``balance()``, ``signals()`` and
 ``market_data`` at any time.
+
+Market data (the price feed and the signal scanner) goes through ccxt, whose
+import costs ~100 MB of RSS and ~1 s.  A background service therefore starts it
+only when something needs prices: open positions restored at start,
+``auto_trade`` or ``scan_at_start``, an order (``open_position`` / ``take_signal``), going live, or
+the cockpit's signals list (``ensure_market_data``).  Until then the state says
+"market data idle" and ccxt is not imported.  Once started it keeps running.
 """
 
 from __future__ import annotations
@@ -59,6 +66,15 @@ from jarvis_tui.trading.views import BalanceView, PositionView, SignalView
 log = logging.getLogger(__name__)
 
 PAPER, LIVE = "PAPER", "LIVE"
+IDLE_REASON = "market data idle: starts with a position, an order or the signals list"
+
+
+def _import_ccxt(price_source: str) -> None:
+    """The ccxt modules the feed uses, imported ahead (in a thread: ~1 s of work the event loop need not do)."""
+    import ccxt.async_support
+
+    if price_source != "poll":
+        import ccxt.pro  # noqa: F401
 
 
 @dataclass
@@ -104,6 +120,8 @@ class TradingService:
         self.markets_source = ""
         self.last_refusal = ""
         self._tasks: list[asyncio.Task[Any]] = []
+        self._background = False  # start(background=True): the service runs its own loops
+        self._market_start: asyncio.Future[None] | None = None  # ensure_market_data: ccxt import, then the feeds
         self._positions_dirty = False
         self._last_publish = float("-inf")
         self._lock = asyncio.Lock()
@@ -114,7 +132,11 @@ class TradingService:
         return LIVE if self.live is not None else PAPER
 
     async def start(self, *, background: bool = True) -> None:
-        """Open the ledger, restore the paper state, and (background=True) run the price feed and scanner."""
+        """Open the ledger, restore the paper state, and (background=True) run the service's loops.
+
+        The price feed and the scanner (ccxt) start at once only when positions were restored or
+        ``auto_trade`` is on; otherwise on the first need (``ensure_market_data``).
+        """
         markets, self.markets_source = load_market_dicts(self.settings.markets_cache_dir)
         specs = market_specs(markets, self.settings.pairs)
         await self.ledger.open()
@@ -124,12 +146,47 @@ class TradingService:
         for row in reversed(await self.ledger.recent_signals(self.settings.recent_signals)):
             self.scanner.recent.appendleft(SignalView(**row))
         self._publish_positions(force=True)
+        self._background = background
         if background:
-            self._tasks.append(asyncio.create_task(self._price_feed(), name="trading-prices"))
-            self._tasks.append(asyncio.create_task(self._scan_loop(), name="trading-scanner"))
             self._tasks.append(asyncio.create_task(self._flush_loop(), name="trading-flush"))
+            if self.engine.open_positions() or self.settings.auto_trade or self.settings.scan_at_start:
+                self._market_start = asyncio.ensure_future(self._start_market_data())  # not awaited: ~1 s
+            else:
+                self._set_market_data(False, "none", IDLE_REASON)
+
+    async def ensure_market_data(self) -> bool:
+        """Background service: start the price feed and the signal scanner unless they run already.
+
+        This is where ccxt is imported (in a thread, so the cockpit keeps drawing).  True when this call
+        started them; False when they were running, or the service runs no loops (``background=False``:
+        the CLI polls with ``refresh_once``).
+        """
+        if not self._background:
+            return False
+        started = self._market_start is None
+        if started:
+            self._market_start = asyncio.ensure_future(self._start_market_data())
+        await asyncio.shield(self._market_start)  # a second caller waits for the start in flight
+        return started
+
+    async def _start_market_data(self) -> None:
+        try:
+            await asyncio.to_thread(_import_ccxt, self.settings.price_source)
+        except ImportError as exc:
+            self._set_market_data(False, "none", f"market data unavailable: ccxt not installed ({exc})")
+            return
+        self._start_feeds()
+
+    def _start_feeds(self) -> None:
+        running = {task.get_name() for task in self._tasks if not task.done()}
+        if "trading-prices" not in running:
+            self._tasks.append(asyncio.create_task(self._price_feed(), name="trading-prices"))
+        if "trading-scanner" not in running:
+            self._tasks.append(asyncio.create_task(self._scan_loop(), name="trading-scanner"))
 
     async def stop(self) -> None:
+        if self._market_start is not None and not self._market_start.done():
+            self._market_start.cancel()  # no feed may start after this
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -372,9 +429,12 @@ class TradingService:
             raise TradingRefused(f"live trading refused: MEXC did not answer the account check ({exc})",
                                  code="exchange") from None
         finally:
-            if feeds:
-                self._tasks.append(asyncio.create_task(self._price_feed(), name="trading-prices"))
-                self._tasks.append(asyncio.create_task(self._scan_loop(), name="trading-scanner"))
+            # Live positions need marks: a background service runs the feed from now on (ccxt is loaded).
+            if feeds or self._background:
+                if self._market_start is None:
+                    self._market_start = asyncio.get_running_loop().create_future()
+                    self._market_start.set_result(None)
+                self._start_feeds()
         self.bus.publish(TradingModeChanged(mode=LIVE, reason="read-only" if read_only else "confirmed"))
         self._publish_positions(force=True)
 
@@ -396,6 +456,24 @@ class TradingService:
         self.bus.publish(TradingModeChanged(mode=PAPER, reason="switched back"))
         self._publish_positions(force=True)
 
+    async def _quote_on_demand(self, symbol: str) -> None:
+        """An order while market data was idle (or just starting): start it, and read this pair's price once
+        now rather than refuse the order for want of a quote the feed has not delivered yet."""
+        if not self._background:
+            return
+        was_idle = self._market_start is None or not self._market_start.done()
+        await self.ensure_market_data()
+        if not was_idle or self._engine().last_quote(symbol) is not None:
+            return
+        gateway = self._gateway()
+        try:
+            quote = await gateway.fetch_quote(symbol)
+        except (ExchangeUnavailable, ExchangeRejected):
+            return  # _price_for refuses with the usual "no price" line
+        await self.on_quote(quote.symbol, quote.price, quote.ts)
+        if not self.market_data.available:
+            self._set_market_data(True, "poll")
+
     def _price_for(self, symbol: str, *, action: str = "order", advice: str = "market data is stale") -> float:
         """The last quote for ``symbol``, refused (TradingRefused) when it is older than max_price_age_s."""
         quote = self._engine().last_quote(symbol)
@@ -411,6 +489,7 @@ class TradingService:
             raise TradingRefused(f"order refused: side must be long or short, not {side!r}", code="side")
         self._require_orders_allowed()
         s = self.settings
+        await self._quote_on_demand(symbol)
         price = self._price_for(symbol)
         engine = self._engine()
         current = self.positions()

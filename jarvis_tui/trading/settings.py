@@ -43,6 +43,9 @@ class TradingSettings:
     live_refresh_s: float = 15.0  # LIVE: re-read positions and the account balance from MEXC this often
     auto_trade: bool = False
     auto_trade_live: bool = False  # auto-trade stays paper-only unless this is set too
+    # Market data (ccxt: ~100 MB, ~1 s to import) starts with a position, an order or the signals list;
+    # true starts the price feed and the signal scanner with the cockpit, so signals appear unasked.
+    scan_at_start: bool = False
     paper_start_balance: float = 1000.0
     scan_interval_s: float = 60.0
     timeframe: str = "1m"
@@ -87,7 +90,7 @@ def parse_trading_section(raw: dict[str, Any], ctx: Any) -> TradingSettings:
         values[key] = value
     if values["leverage"] > 200:
         raise ctx.error(f"[trading] leverage {values['leverage']} is beyond any MEXC market; use 1-200", "leverage")
-    for key in ("auto_trade", "auto_trade_live"):
+    for key in ("auto_trade", "auto_trade_live", "scan_at_start"):
         values[key] = ctx.get(raw, key, bool, getattr(defaults, key))
     pairs = ctx.get(raw, "pairs", list, None)
     if pairs is not None:

@@ -1059,6 +1059,13 @@ class JarvisApp(App[int]):
         self.focus_pane("chat")
         await self.submit_prompt(prompt, task_type="trading")
 
+    @on(PositionsPane.SignalsShown)
+    def on_signals_shown(self, _message: PositionsPane.SignalsShown) -> None:
+        """The signals list needs the scanner: start the market data (and so ccxt) if it is still idle."""
+        ensure = getattr(self.services.trading if self.services else None, "ensure_market_data", None)
+        if ensure is not None:
+            self.run_worker(ensure(), group="trading-market", exit_on_error=False)
+
     def _show_positions_now(self) -> None:
         trading = self.services.trading if self.services else None
         pane = self.query_one(PositionsPane)

@@ -4,7 +4,8 @@ The pane only renders ``PositionsUpdated`` / ``SignalsUpdated`` /
 ``MarketDataStatus`` payloads (frozen views).  Closing a position, the kill
 switch and taking a signal are requests it posts to the app
 (``CloseRequested``, ``KillRequested``, ``TakeRequested``); the app asks for
-confirmation and calls the trading service in a worker.
+confirmation and calls the trading service in a worker.  Opening the signals
+list posts ``SignalsShown``: the app then starts the market data if it is idle.
 """
 
 from __future__ import annotations
@@ -101,6 +102,9 @@ class SignalsTable(DataTable):
 
 
 class PositionsPane(Vertical):
+    class SignalsShown(Message):
+        """The signals list was opened: the scanner should run (the trading service starts it when idle)."""
+
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.badge = Static(Text("PAPER"), markup=False, id="trading-badge", classes="-paper")
@@ -204,6 +208,8 @@ class PositionsPane(Vertical):
         self.table.display = not self.showing_signals
         self.empty.display = not self.positions and not self.showing_signals
         (self.signals if self.showing_signals else self.table).focus()
+        if self.showing_signals:
+            self.post_message(PositionsPane.SignalsShown())
 
     def request_close(self) -> None:
         table = self.table

@@ -160,6 +160,8 @@ async def test_service_goes_websocket_poll_then_unavailable(mexc, ws, settings, 
                              db_path=tmp_path / "jarvis.db", bus=bus)
     await service.start(background=True)
     try:
+        assert service.market_data.reason.startswith("market data idle")  # no position yet: nothing runs
+        assert await service.ensure_market_data() and not await service.ensure_market_data()
         await wait_until(lambda: service.market_data.source == "websocket")
         position = await service.open_position("BTC", "long")
         assert position.entry_price == WS_BTC and not position.stale
@@ -179,7 +181,7 @@ async def test_service_goes_websocket_poll_then_unavailable(mexc, ws, settings, 
         await service.stop()
     statuses.close()
     seen = [(e.available, e.source) async for e in statuses]
-    assert seen[:3] == [(True, "websocket"), (True, "poll"), (False, "none")]
+    assert seen[:4] == [(False, "none"), (True, "websocket"), (True, "poll"), (False, "none")]  # idle first
 
 
 async def test_going_live_moves_the_feed_to_the_live_gateway(mexc, ws, settings, tmp_path, live_env) -> None:
@@ -188,6 +190,7 @@ async def test_going_live_moves_the_feed_to_the_live_gateway(mexc, ws, settings,
                              db_path=tmp_path / "jarvis.db", bus=EventBus(), live_flag=True, env=live_env)
     await service.start(background=True)
     try:
+        await service.ensure_market_data()
         await wait_until(lambda: service.market_data.source == "websocket")
         paper_gateway = service.gateway
         await service.view_live()

@@ -190,3 +190,20 @@ async def test_nodes_comment_on_a_signal_in_the_chat_and_place_no_order(cluster,
         entry = app.query_one(AnswerEntry)
         assert "fake-out" in entry.body.source and "[M2/" in str(entry.label.render())
         assert not service.positions()  # advice only: the LLM never places an order
+
+
+async def test_the_signals_list_starts_the_idle_market_data(cluster, paper_trading, tmp_path):
+    """No position: the price feed and the scanner (ccxt) wait until the signals list is opened."""
+    config, _ = cluster(count=1)
+    app, service = trading_cockpit(config, paper_trading, tmp_path)
+
+    def running() -> set[str]:
+        return {task.get_name() for task in service._tasks if not task.done()}
+
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        market = app.query_one("#trading-market")
+        await wait_for(pilot, lambda: "market data idle" in str(market.render()), 5, "idle market data shown")
+        assert "trading-prices" not in running() and "trading-scanner" not in running()
+        await pilot.press("escape", "5", "g")
+        await wait_for(pilot, lambda: {"trading-prices", "trading-scanner"} <= running(), 10, "feed and scanner")
