@@ -33,6 +33,7 @@ class CockpitServices:
         self.unavailable: dict[str, str] = {}
         self.provided = dict(provided or {})  # ready-made subsystems (tests, benchmarks): started and stopped here
         self._owned: set[str] = set()  # started here, so stopped here (not the orchestrator's own)
+        self.started = False  # start() has returned: every enabled subsystem is up or listed in unavailable
 
     async def start(self, orchestrator: Any) -> None:
         for name in ("commander", "gpu", "trading", "voice"):
@@ -45,6 +46,7 @@ class CockpitServices:
                 self.unavailable[name] = f"not installed ({one_line(str(exc), 120)})"
             except Exception as exc:  # noqa: BLE001 - a subsystem must never take the cockpit down
                 self.unavailable[name] = one_line(f"{type(exc).__name__}: {exc}", 200)
+        self.started = True
 
     async def _start_gpu(self, orchestrator: Any) -> None:
         from jarvis_tui.gpu.monitor import GpuMonitor

@@ -18,7 +18,9 @@ async def wait_for(pilot: Any, condition: Callable[[], bool], timeout: float = 1
 async def wait_ready(pilot: Any, timeout: float = 15.0) -> None:
     app = pilot.app
     # app.services is set before its subsystems have started; CoreReady (or CoreFailed) ends the start-up.
-    await wait_for(pilot, lambda: (app.services is not None and not app.status_bar.state.starting)
+    # (the nodes timer may clear `starting` before the subsystems are up, hence services.started too)
+    await wait_for(pilot, lambda: (app.services is not None and getattr(app.services, "started", True)
+                                   and not app.status_bar.state.starting)
                    or app.core_error is not None, timeout, "core start")
     await wait_for(pilot, lambda: bool(app.query_one("#nodes-table").row_count) or app.core_error is not None,
                    timeout, "node rows")
