@@ -128,6 +128,17 @@ class CockpitScreen(Screen[Any]):
     """
 
     focused: Reactive[Widget | None] = Reactive(None, repaint=False)
+    _resumed_before = False
+
+    def _on_screen_resume(self, event: Any) -> None:
+        """First resume: skip Textual's restyle of the whole screen (Screen's own handler runs after this one).
+
+        It comes right after every widget was styled as it mounted, so it would only repeat that work: ~30 ms of
+        the first paint on the dev box (docs/benchmarks.md).  Later resumes (a modal closed) restyle as usual.
+        """
+        if not self._resumed_before:
+            self._resumed_before = True
+            event.refresh_styles = False
 
 
 class JarvisApp(App[int]):
