@@ -8,6 +8,10 @@ keypress (measured in docs/benchmarks.md).  ``KeyBar`` renders the same content
 (grouped keys such as ``12345 Pane``, the command palette key on the right) as
 one ``Text`` and only repaints its own line, and only when the shown bindings
 actually changed.  A click on a key presses it, as in the Footer.
+
+When the line does not fit (80 columns), the keys are packed closer, then the
+app's own keys are left out from the right until it fits: the focused widget's
+keys, help (``?`` lists every key) and the command palette key always show.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ from textual.screen import Screen
 from textual.widget import Widget
 
 Entry = tuple[str, str, str, bool]  # key to press, key as shown, description, enabled
+Group = tuple[tuple[Entry, ...], str, bool]  # entries, compact group label ("" for one key), droppable
+KEEP_ACTIONS = frozenset({"help"})  # app keys that are never left out for want of room
 
 
 class KeyBar(Widget):
@@ -31,7 +37,7 @@ class KeyBar(Widget):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._groups: tuple[tuple[tuple[Entry, ...], str], ...] = ()
+        self._groups: tuple[Group, ...] = ()
         self._palette: Entry | None = None
         self._hits: list[tuple[int, int, str]] = []  # (start x, end x, key) of each key drawn
 
@@ -50,23 +56,24 @@ class KeyBar(Widget):
             self._groups, self._palette = groups, palette
             self.refresh()
 
-    def _collect(self, screen: Screen[Any]) -> tuple[tuple[tuple[tuple[Entry, ...], str], ...], Entry | None]:
+    def _collect(self, screen: Screen[Any]) -> tuple[tuple[Group, ...], Entry | None]:
         """The bindings as Footer shows them: one per action, grouped bindings as keys + group label."""
         app = self.app
         active = screen.active_bindings
-        by_action: dict[str, list[tuple[Any, bool]]] = {}
-        for _node, binding, enabled, _tooltip in active.values():
+        by_action: dict[str, list[tuple[Any, bool, bool]]] = {}
+        for node, binding, enabled, _tooltip in active.values():
             if binding.show:
-                by_action.setdefault(binding.action, []).append((binding, enabled))
-        groups: list[tuple[tuple[Entry, ...], str]] = []
+                droppable = (node is app or node is screen) and binding.action not in KEEP_ACTIONS
+                by_action.setdefault(binding.action, []).append((binding, enabled, droppable))
+        groups: list[Group] = []
         for group, runs in groupby(by_action.values(), lambda run: run[0][0].group):
             runs = list(runs)
-            entries = tuple((b.key, app.get_key_display(b), b.description, enabled) for b, enabled in
-                            (run[0] for run in runs))
+            firsts = [run[0] for run in runs]
+            entries = tuple((b.key, app.get_key_display(b), b.description, enabled) for b, enabled, _ in firsts)
             if group is not None and len(runs) > 1:
-                groups.append((entries, group.description))
+                groups.append((entries, group.description, all(droppable for *_, droppable in firsts)))
             else:
-                groups.extend(((entry,), "") for entry in entries)
+                groups.extend(((entry,), "", droppable) for entry, (*_, droppable) in zip(entries, firsts))
         palette: Entry | None = None
         if app.ENABLE_COMMAND_PALETTE and app.COMMAND_PALETTE_BINDING in active:
             _node, binding, enabled, _tooltip = active[app.COMMAND_PALETTE_BINDING]
@@ -77,33 +84,50 @@ class KeyBar(Widget):
         key_style = self.get_component_rich_style("key-bar--key", partial=True)
         description_style = self.get_component_rich_style("key-bar--description", partial=True)
         disabled_style = self.get_component_rich_style("key-bar--disabled", partial=True)
-        line = Text(no_wrap=True, overflow="crop", end="")
-        hits: list[tuple[int, int, str]] = []
-
-        def key(entry: Entry, shown: str) -> None:
-            start = len(line)
-            line.append(shown, key_style if entry[3] else key_style + disabled_style)
-            hits.append((start, len(line), entry[0]))
-
-        for entries, label in self._groups:
-            if label:  # a compact group: "12345 Pane"
-                line.append(" ")
-                for entry in entries:
-                    key(entry, entry[1])
-                line.append(f" {label} ", description_style)
-            else:
-                entry = entries[0]
-                key(entry, f" {entry[1]} ")
-                line.append(f"{entry[2]} ", description_style if entry[3] else description_style + disabled_style)
-        if self._palette is not None:
+        width = self.size.width
+        tail: Text | None = None
+        palette_hits: list[tuple[int, int, str]] = []
+        if self._palette is not None:  # drawn at the right edge
             tail = Text(no_wrap=True, end="")
             tail.append("▏", description_style)
-            palette_hits: list[tuple[int, int, str]] = []
             start = len(tail)
             tail.append(self._palette[1], key_style)
             palette_hits.append((start, len(tail), self._palette[0]))
             tail.append(f"{self._palette[2]} ", description_style)
-            offset = max(len(line) + 1, self.size.width - len(tail))
+        room = width - (len(tail) + 1 if tail is not None else 0)
+
+        def draw(groups: tuple[Group, ...], packed: bool) -> tuple[Text, list[tuple[int, int, str]]]:
+            line = Text(no_wrap=True, overflow="crop", end="")
+            hits: list[tuple[int, int, str]] = []
+
+            def key(entry: Entry, shown: str) -> None:
+                start = len(line)
+                line.append(shown, key_style if entry[3] else key_style + disabled_style)
+                hits.append((start, len(line), entry[0]))
+
+            for entries, label, _droppable in groups:
+                if label:  # a compact group: "12345 Pane"
+                    line.append(" ")
+                    for entry in entries:
+                        key(entry, entry[1])
+                    line.append(f" {label}" if packed else f" {label} ", description_style)
+                else:
+                    entry = entries[0]
+                    key(entry, f" {entry[1]}" if packed else f" {entry[1]} ")
+                    line.append(f" {entry[2]}" if packed else f"{entry[2]} ",
+                                description_style if entry[3] else description_style + disabled_style)
+            return line, hits
+
+        groups = self._groups
+        line, hits = draw(groups, packed=False)
+        if width and len(line) > room:  # too long: pack, then leave app keys out from the right
+            line, hits = draw(groups, packed=True)
+            while len(line) > room and any(droppable for *_, droppable in groups):
+                last = max(i for i, (*_, droppable) in enumerate(groups) if droppable)
+                groups = groups[:last] + groups[last + 1:]
+                line, hits = draw(groups, packed=True)
+        if tail is not None:
+            offset = max(len(line) + 1, width - len(tail))
             line.append(" " * (offset - len(line)))
             hits += [(offset + a, offset + b, press) for a, b, press in palette_hits]
             line.append_text(tail)

@@ -153,6 +153,26 @@ async def test_key_bar_click_presses_the_key(cluster):
         await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen), what="help screen")
 
 
+async def test_key_bar_fits_80_columns_with_help_and_palette(cluster):
+    """At 80 columns the keys are packed and the app's last keys left out; help, the palette key and the focused
+    pane's keys stay, and a click still lands on the key drawn there."""
+    config, _ = cluster(count=1)
+    app = JarvisApp(config, services=frozenset())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_ready(pilot)
+        await pilot.press("escape", "2")
+        bar = app.query_one(KeyBar)
+        await wait_for(pilot, lambda: "Sort" in bar.render().plain, what="nodes keys")
+        text = bar.render().plain
+        assert len(text) <= 80 and text.rstrip().endswith("palette"), text
+        for shown in ("Details", "Sort", "? Help", "12345 Pane"):
+            assert shown in text, (shown, text)
+        assert "Chats" not in text  # left out (the help screen and the palette list it)
+        start = next(x for x, _end, key in bar._hits if key == "question_mark")
+        await pilot.click(KeyBar, offset=(start, 0))
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen), what="help screen")
+
+
 async def test_small_terminal_shows_one_pane_with_tabs(cluster):
     config, _ = cluster(count=2)
     app = JarvisApp(config, services=frozenset())
