@@ -84,6 +84,15 @@ class GpuCard(Vertical):
             self.power.update(f"{power:.0f}/{limit:.0f} W" if limit else f"{power:.0f} W")
         self.spark.data = list(self.history) or [0.0]
 
+    def on_resize(self, _event: Any) -> None:
+        # Textual's Bar rounds its percentage to the half cells of its width when the value is set; a value
+        # set before the first layout (width 0) stayed unrounded, so the same reading drew a half cell
+        # differently from run to run.  Set again, it is rounded to the width the bar has now.
+        from textual.widgets._progress_bar import Bar
+
+        for bar in self.query(Bar):
+            bar.percentage = bar.percentage
+
     def _set(self, bar_id: str, value: float, text: str) -> None:
         self.query_one(f"#{bar_id}", ProgressBar).update(progress=max(0.0, min(100.0, float(value))))
         self.query_one(f"#{bar_id}-value", Static).update(Text(text))
