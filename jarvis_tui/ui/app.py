@@ -41,7 +41,6 @@ from jarvis_tui.core.events import (
 )
 from jarvis_tui.core.text import one_line
 from jarvis_tui.paths import styles_dir
-from jarvis_tui.ui.bridge import FRAME_S, BusPump
 from jarvis_tui.ui.bench_proposal import (
     ProposalApplied,
     ProposalFailed,
@@ -50,6 +49,7 @@ from jarvis_tui.ui.bench_proposal import (
     cannot_apply_reason,
     write_proposal,
 )
+from jarvis_tui.ui.bridge import FRAME_S, BusPump
 from jarvis_tui.ui.cells import Numbers
 from jarvis_tui.ui.chat_pane import ChatPane, PromptInput, answer_label
 from jarvis_tui.ui.commands import JarvisCommands, PaletteCommand
@@ -97,7 +97,11 @@ def _optional_event_types() -> dict[str, tuple[type[Event], ...]]:
     except ImportError:
         pass
     try:
-        from jarvis_tui.gpu.events import GpuReadingsUpdated, GpuThresholdCrossed, ThermalStatusChanged
+        from jarvis_tui.gpu.events import (
+            GpuReadingsUpdated,
+            GpuThresholdCrossed,
+            ThermalStatusChanged,
+        )
 
         found["gpu"] = (GpuReadingsUpdated, ThermalStatusChanged, GpuThresholdCrossed)
     except ImportError:
@@ -410,7 +414,23 @@ class JarvisApp(App[int]):
 
     def _on_ConsensusDecided(self, event: Any) -> None:  # noqa: N802
         self.query_one(ConsensusPane).decided(event)
-        self.status_bar.set(busy="")
+        if self.asking:
+            self.status_bar.set(busy="synthesis…")
+
+    async def _on_SynthesisStarted(self, event: Any) -> None:  # noqa: N802
+        """The commander node writes the final answer: it streams into the answer the chat is waiting for."""
+        self.query_one(ConsensusPane).synthesis_started(event)
+        entry = self.chat.pending
+        if entry is not None and self.asking:
+            entry.notes = [*entry.notes, "synthesis"]
+            await entry.begin(event.request_id, event.node, event.model)
+            self.status_bar.set(busy=f"synthesis on {event.node}…")
+
+    def _on_SynthesisFinished(self, event: Any) -> None:  # noqa: N802
+        self.query_one(ConsensusPane).synthesis_finished(event)
+        if event.error:
+            self.notify(one_line(f"synthesis by {event.node}: {event.error}", 200), title="commander",
+                        severity="warning", markup=False)
 
     def _on_BenchStarted(self, event: Any) -> None:  # noqa: N802
         self.bench_totals = {node: 0 for node in event.nodes}
@@ -627,7 +647,9 @@ class JarvisApp(App[int]):
         entry = self.chat.pending
         if entry is not None:
             # The attempts are authoritative: a fast fallback can finish before its events reach the pane.
-            entry.notes = [f"{a.node} {a.outcome}" for a in result.attempts if str(a.outcome) != "ok"]
+            # A consensus vote cancelled by an early decision is not a failure: it is not listed.
+            entry.notes = [f"{a.node} {a.outcome}" for a in result.attempts
+                           if str(a.outcome) not in ("ok", "cancelled")]
             await entry.finish(node=result.node, model=result.model, latency_ms=result.latency_ms,
                                tokens_out=result.tokens_out, tokens_per_s=result.tokens_per_s, text=result.answer)
         self._end_ask()
@@ -675,7 +697,10 @@ class JarvisApp(App[int]):
         self.post_message(ConversationsLoaded(conversations))
 
     def on_conversations_loaded(self, message: ConversationsLoaded) -> None:
-        from jarvis_tui.ui.screens.conversations_screen import NEW_ID, ConversationsScreen
+        from jarvis_tui.ui.screens.conversations_screen import (
+            NEW_ID,
+            ConversationsScreen,
+        )
 
         async def chosen(choice: int | str | None) -> None:
             if choice == NEW_ID:
@@ -859,22 +884,16 @@ class JarvisApp(App[int]):
             reason = self.services.unavailable.get("commander", "starting") if self.services else "starting"
             self.notify(f"Consensus is unavailable: {reason}", severity="warning", markup=False)
             return
+        if self.asking:
+            self.notify("Still answering the last prompt (Esc cancels it).", severity="warning")
+            return
         if prompt is None:
             self.chat.input.clear()
         self.focus_pane("consensus")
-        self.status_bar.set(busy="consensus…")
-        self.run_worker(self._consensus(text), name="consensus", group="action", exit_on_error=False)
-
-    async def _consensus(self, prompt: str) -> None:
-        commander = self.services.commander
-        try:
-            result = await commander.consensus(prompt)
-        except Exception as exc:  # noqa: BLE001
-            self.post_message(ActionDone(f"consensus failed: {one_line(str(exc), 200)}", "error"))
-            return
-        verdict = getattr(result, "verdict", None)
-        self.post_message(ActionDone(f"consensus: {one_line(str(verdict), 120)}" if verdict else "consensus: no answer",
-                                     "information" if verdict else "warning"))
+        # A chat exchange of the consensus task type: the question and the final answer (the commander
+        # node's streamed synthesis, else the verdict) land in the conversation and in SQLite, the votes
+        # fill this pane live, and Esc cancels the round like any answer.
+        self.call_later(self.submit_prompt, text, task_type="consensus")
 
     def action_run_benchmark(self) -> None:
         commander = self.services.commander if self.services else None

@@ -3,8 +3,10 @@
 Votes appear one by one as ``VoteCast`` events arrive: node, weight, a short
 answer, its agreement cluster, latency and status (answered, late, failed,
 cancelled; pending until then).  The verdict line carries the confidence and the
-flags CONSENSUS FAIBLE and SOURCE UNIQUE.  Answers are model output: they are
-shown as literal one-line ``Text``.
+flags CONSENSUS FAIBLE and SOURCE UNIQUE; under it, one line per dissenting
+cluster ([DESACCORDS]), then who writes the synthesis (the commander node,
+streamed into the chat, or the best-scored answer).  Answers are model output:
+they are shown as literal one-line ``Text``.
 """
 
 from __future__ import annotations
@@ -18,9 +20,11 @@ from textual.widgets import DataTable, ProgressBar, Static
 
 from jarvis_tui.ui.cells import Numbers, plain
 
-VOTE_COLUMNS = (("node", "node"), ("weight", "wt"), ("answer", "answer"), ("cluster", "cl"),
-                ("latency", "ms"), ("status", "status"))
+# The short columns first: in a narrow pane the answer (free text, already shortened) is what gets cut.
+VOTE_COLUMNS = (("node", "node"), ("weight", "wt"), ("status", "status"), ("latency", "ms"), ("cluster", "cl"),
+                ("answer", "answer"))
 ANSWER_CHARS = 24
+MAX_DISAGREEMENTS = 4  # one line each; the whole list is in --json and in the stored round
 WARNING_FLAGS = ("CONSENSUS FAIBLE", "SOURCE UNIQUE", "AUCUNE REPONSE", "EGALITE")
 
 
@@ -36,6 +40,8 @@ class ConsensusPane(Vertical):
                                   markup=False, id="consensus-prompt")
         self.table = VotesTable(id="consensus-votes", cursor_type="row", show_cursor=False)
         self.verdict = Static(Text(""), markup=False, id="consensus-verdict")
+        self.disagreements = Static(Text(""), markup=False, id="consensus-disagreements")
+        self.synthesis = Static(Text(""), markup=False, id="consensus-synthesis")
         self.bench_label = Static(Text(""), markup=False, id="bench-label")
         self.bench_bar = ProgressBar(total=100, show_eta=False, id="bench-bar")
         self.round_id: str | None = None
@@ -45,6 +51,8 @@ class ConsensusPane(Vertical):
         yield self.prompt_line
         yield self.table
         yield self.verdict
+        yield self.disagreements
+        yield self.synthesis
         yield self.bench_label
         yield self.bench_bar
 
@@ -52,6 +60,8 @@ class ConsensusPane(Vertical):
         for key, label in VOTE_COLUMNS:
             self.table.add_column(label, key=key)
         self.verdict.display = False
+        self.disagreements.display = False
+        self.synthesis.display = False
         self.bench_label.display = False
         self.bench_bar.display = False
 
@@ -63,11 +73,18 @@ class ConsensusPane(Vertical):
         self.verdict.update(Text(f"waiting for {len(nodes)} node{'s' if len(nodes) != 1 else ''}…"))
         self.verdict.display = True
         self.verdict.set_classes("-pending")
+        self.disagreements.display = False
+        self.synthesis.display = False
 
     def vote(self, event: Any) -> None:
+        # Imported here: the consensus module is not needed for the first frame.
+        from jarvis_tui.core.consensus import short_answer
+
         if self.round_id is not None and event.round_id != self.round_id:
             return
-        answer = " ".join((event.answer or event.error or "").split())
+        # A vote cancelled by the early decision has no answer, and its "error" only says so: the status does.
+        shown = short_answer(event.answer) if event.answer else ("" if event.status == "cancelled" else event.error)
+        answer = " ".join((shown or "").split())
         if len(answer) > ANSWER_CHARS:
             answer = answer[: ANSWER_CHARS - 1] + "…"
         status = event.status
@@ -76,10 +93,10 @@ class ConsensusPane(Vertical):
         cells = (
             plain(event.node, 12),
             Text(f"{event.weight:.1f}", justify="right"),
-            plain(answer or "—"),
-            Text("—" if event.cluster is None else chr(ord("A") + event.cluster % 26), justify="center"),
-            Text(self.numbers.ms(event.latency_ms), justify="right"),
             Text(status, style=style or ""),
+            Text(self.numbers.ms(event.latency_ms), justify="right"),
+            Text("—" if event.cluster is None else chr(ord("A") + event.cluster % 26), justify="center"),
+            plain(answer or "—"),
         )
         key = event.node
         if key in self.table.rows:
@@ -89,6 +106,8 @@ class ConsensusPane(Vertical):
             self.table.add_row(*cells, key=key)
 
     def decided(self, event: Any) -> None:
+        from jarvis_tui.core.consensus import short_answer
+
         if self.round_id is not None and event.round_id != self.round_id:
             return
         line = Text()
@@ -96,17 +115,41 @@ class ConsensusPane(Vertical):
             line.append("[VERDICT] no node answered")
         else:
             line.append("[VERDICT] ")
-            line.append_text(plain(event.verdict, 160))
+            line.append_text(plain(short_answer(event.verdict), 160))
         line.append(f"   [CONFIANCE] {event.confidence * 100:.0f}%")
         flags = [f for f in event.flags]
         if flags:
             line.append("   " + " · ".join(flags))
-        if event.disagreements:
-            line.append(f"   [DESACCORDS] {len(event.disagreements)}")
         self.verdict.update(line)
         self.verdict.display = True
         weak = any(f in WARNING_FLAGS for f in flags) or event.verdict is None
         self.verdict.set_classes("-weak" if weak else "-strong")
+        if event.disagreements:
+            listing = Text("[DESACCORDS]")
+            for disagreement in event.disagreements[:MAX_DISAGREEMENTS]:
+                listing.append("\n  ")
+                listing.append_text(plain(disagreement, 160))
+            if len(event.disagreements) > MAX_DISAGREEMENTS:
+                listing.append(f"\n  … {len(event.disagreements) - MAX_DISAGREEMENTS} more")
+            self.disagreements.update(listing)
+        self.disagreements.display = bool(event.disagreements)
+
+    def synthesis_started(self, event: Any) -> None:
+        if self.round_id is not None and event.round_id != self.round_id:
+            return
+        self.synthesis.update(plain(f"[SYNTHESE] [{event.node}/{event.model}] is writing it in the chat…", 160))
+        self.synthesis.display = True
+
+    def synthesis_finished(self, event: Any) -> None:
+        if self.round_id is not None and event.round_id != self.round_id:
+            return
+        if event.streamed:
+            text = f"[SYNTHESE] written by [{event.node}/{event.model}]"
+        else:
+            why = f" ({event.error})" if event.error else ""
+            text = f"[SYNTHESE] best-scored answer: [{event.node}/{event.model}]{why}"
+        self.synthesis.update(plain(text, 200))
+        self.synthesis.display = True
 
     def bench_progress(self, done: int, total: int, text: str) -> None:
         self.bench_label.display = True

@@ -116,7 +116,7 @@ async def test_palette_consensus_fills_the_pane_vote_by_vote(cluster):
         verdict = str(app.query_one("#consensus-verdict").render())
         assert "Paris" in verdict
         assert table.row_count >= 2
-        statuses = {table.get_row(key)[-1].plain for key in table.rows}
+        statuses = {table.get_row(key)[2].plain for key in table.rows}  # node, wt, status, ...
         assert "answered" in statuses
         assert app.chat.input.text == ""
 

@@ -90,9 +90,11 @@ async def test_palette_consensus_fills_the_votes_table(cluster):
         await run_palette(pilot, "ask with consensus")
         table = app.query_one("#consensus-votes")
         await wait_for(pilot, lambda: table.row_count == 3, 15, "three votes")
-        await wait_for(pilot, lambda: any(m.startswith("consensus:") for m in notifications(app)), 15, "verdict")
-        verdict = str(app.query_one("#consensus-verdict").render())
-        assert "4" in verdict
+        await wait_for(pilot, lambda: "CONFIANCE" in str(app.query_one("#consensus-verdict").render()), 15, "verdict")
+        assert "4" in str(app.query_one("#consensus-verdict").render())
+        # the verdict is also the chat's answer to the question
+        await wait_for(pilot, lambda: not app.asking, 10, "the chat answer")
+        assert app.query(AnswerEntry).last().streamed == ["The answer is 4."]
 
 
 async def test_palette_close_position_and_benchmark_without_their_services_say_why(cluster):
