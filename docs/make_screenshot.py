@@ -25,17 +25,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from jarvis_tui.gpu.monitor import GpuMonitor  # noqa: E402
-from jarvis_tui.gpu.settings import GpuSettings  # noqa: E402
-from jarvis_tui.trading.events import MarketDataStatus, PositionsUpdated  # noqa: E402
-from jarvis_tui.trading.views import BalanceView  # noqa: E402
-from jarvis_tui.ui.app import JarvisApp  # noqa: E402
-from tests.fakes.loopback_node import LoopbackNode  # noqa: E402
-from tests.gpu.gpu_fakes import FakeNvml, m1_gpus  # noqa: E402
-from tests.ui.conftest import NODE_SPECS, make_config  # noqa: E402
-from tests.ui.pilot_helpers import ask, wait_for, wait_ready  # noqa: E402
-from tests.ui.test_palette import run_palette  # noqa: E402
-from tests.ui.test_snapshots import position  # noqa: E402
+from jarvis_tui.gpu.monitor import GpuMonitor
+from jarvis_tui.gpu.settings import GpuSettings
+from jarvis_tui.trading.events import MarketDataStatus, PositionsUpdated
+from jarvis_tui.trading.views import BalanceView
+from jarvis_tui.ui.app import JarvisApp
+from tests.fakes.loopback_node import LoopbackNode
+from tests.gpu.gpu_fakes import FakeNvml, m1_gpus
+from tests.ui.conftest import NODE_SPECS, make_config
+from tests.ui.pilot_helpers import ask, wait_for, wait_ready
+from tests.ui.test_palette import run_palette
+from tests.ui.test_snapshots import position
 
 SIZE = (160, 48)
 QUESTION = "Why does asyncio need an event loop? Two lines."
@@ -62,7 +62,7 @@ def closed_port_url() -> str:
         return f"http://127.0.0.1:{sock.getsockname()[1]}"
 
 
-async def main(out: Path) -> None:
+async def main() -> str:
     folder = Path(tempfile.mkdtemp(prefix="jarvis-shot-"))
     nodes, specs = [], []
     for name, kind, model, weight in NODE_SPECS:
@@ -100,13 +100,14 @@ async def main(out: Path) -> None:
             app.clear_notifications()
             app.focus_pane("chat")
             await pilot.pause(0.5)
-            svg = app.save_screenshot(filename="screenshot.svg", path=str(folder))
+            return app.save_screenshot(filename="screenshot.svg", path=str(folder))
     finally:
         for node in nodes:
             node.stop()
-    subprocess.run(["rsvg-convert", "--zoom", "1.0", "-o", str(out), svg], check=True)
-    print(f"wrote {out} (from {svg})")
 
 
 if __name__ == "__main__":
-    asyncio.run(main(ROOT / "docs" / "screenshot.png"))
+    out = ROOT / "docs" / "screenshot.png"
+    svg = asyncio.run(main())
+    subprocess.run(["rsvg-convert", "--zoom", "1.0", "-o", str(out), svg], check=True)
+    print(f"wrote {out} (from {svg})")
