@@ -201,8 +201,8 @@ class Commander:
             round_.wall_ms)
         return AskResult(answer=text, node=node, model=model, task_type="consensus", latency_ms=round_.wall_ms,
                          ttft_ms=None, tokens_in=None, tokens_out=None, tokens_per_s=None, attempts=attempts,
-                         request_id=plan_id, conversation_id=conversation_id, extra={"classification": classification.to_dict(),
-                                                    "consensus": round_.to_json()})
+                         request_id=plan_id, conversation_id=conversation_id,
+                         extra={"classification": classification.to_dict(), "consensus": round_.to_json()})
 
     async def _persist_exchange(self, prompt: str, task_type: str, synthesis: Synthesis,
                                 conversation_id: int | None, latency_ms: float) -> int | None:

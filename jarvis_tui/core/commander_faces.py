@@ -47,7 +47,7 @@ async def ask_commanded(orchestrator: Any, prompt: str, *, node: str | None = No
 
 def consensus_text(round_: Any) -> str:
     """The [VERDICT] [CONFIANCE] [SOURCES] [DESACCORDS] blocks ([DETAIL] is written separately)."""
-    from jarvis_tui.core.consensus import attribution
+    from jarvis_tui.core.synthesis import attribution
 
     lines = ["[VERDICT]"]
     if round_.verdict is None:
@@ -74,7 +74,7 @@ def consensus_text(round_: Any) -> str:
 
 
 def detail_text(round_: Any) -> str:
-    from jarvis_tui.core.consensus import attribution
+    from jarvis_tui.core.synthesis import attribution
 
     parts = []
     for vote in sorted(round_.answered, key=lambda v: (v.cluster != round_.winning_cluster, v.arrival or 0)):

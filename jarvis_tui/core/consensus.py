@@ -45,6 +45,7 @@ from jarvis_tui.core.commander_events import (
     VoteCast,
 )
 from jarvis_tui.core.commander_settings import CommanderSettings
+from jarvis_tui.core.synthesis import attribution
 from jarvis_tui.paths import prompt_text, word_list
 
 FLAG_WEAK = "CONSENSUS FAIBLE"
@@ -55,10 +56,9 @@ FLAG_NONE = "AUCUNE REPONSE"
 
 EPSILON = 1e-9
 
-_ANSWER_LINE = re.compile(r"^\s*(?:\*\*)?\s*(?:final\s+)?(?:answer|reponse)\s*(?:\*\*)?\s*[:=]\s*(.+)$",
+# "ANSWER: x" / "Réponse : x": matched on folded text (answer_key) and on the text as written (the views).
+_ANSWER_LINE = re.compile(r"^\s*(?:\*\*)?\s*(?:final\s+)?(?:answer|r[eé]ponse)\s*(?:\*\*)?\s*[:=]\s*(.+)$",
                           re.IGNORECASE | re.MULTILINE)
-_ANSWER_LINE_SHOWN = re.compile(r"^\s*(?:\*\*)?\s*(?:final\s+)?(?:answer|r[eé]ponse)\s*(?:\*\*)?\s*[:=]\s*(.+)$",
-                                re.IGNORECASE | re.MULTILINE)  # _ANSWER_LINE on the text as written, not folded
 _MARKUP = re.compile(r"[*_`#>~|]")
 _NON_WORD = re.compile(r"[^a-z0-9.'\s-]")
 _TRAILING_ZEROS = re.compile(r"\b(\d+)\.0+\b")
@@ -85,21 +85,26 @@ def answer_key(answer: str, prompt: str = "") -> str:
     return " ".join(content or tokens)
 
 
+def _marked(found: re.Match[str]) -> str:
+    """The answer an ``ANSWER:`` line carries, without the Markdown bold around it."""
+    return found.group(1).strip().strip("*").strip()
+
+
 def short_answer(answer: str) -> str:
     """What a narrow view shows of a vote: the text of its ``ANSWER:`` line, else its first line."""
-    found = _ANSWER_LINE_SHOWN.search(answer)
+    found = _ANSWER_LINE.search(answer)
     if found:
-        return found.group(1).strip().strip("*").strip()
+        return _marked(found)
     return next((line.strip() for line in answer.splitlines() if line.strip()), "")
 
 
 def readable_answer(answer: str) -> str:
     """A vote as the user reads it: the ``ANSWER:`` marker line (asked of voters) becomes its own paragraph."""
-    found = _ANSWER_LINE_SHOWN.search(answer)
+    found = _ANSWER_LINE.search(answer)
     if not found:
         return answer.strip()
     rest = (answer[:found.start()] + answer[found.end():]).strip()
-    head = found.group(1).strip().strip("*").strip()
+    head = _marked(found)
     return f"{head}\n\n{rest}" if rest else head
 
 
@@ -276,10 +281,6 @@ class ConsensusRound:
             "synthesis_streamed": self.synthesis_streamed,
             "stored_id": self.stored_id,
         }
-
-
-def attribution(node: str, model: str) -> str:
-    return f"[{node}/{model}]" if model else f"[{node}]"
 
 
 def member_rank(orchestrator: Any, vote: Vote) -> tuple[float, float]:

@@ -109,6 +109,7 @@ class NewMessage:
     tokens_out: int | None = None
 
 
+_INSERT_CONVERSATION = "INSERT INTO conversations(title, created_at, updated_at) VALUES (?, ?, ?)"
 _INSERT_MESSAGE = ("INSERT INTO messages(conversation_id, role, content, node, model, task_type, latency_ms, "
                    "ttft_ms, tokens_in, tokens_out, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)")
 _TOUCH_CONVERSATION = ("UPDATE conversations SET updated_at = ?, title = CASE WHEN title = '' AND ? = 'user' "
@@ -241,8 +242,7 @@ class Store:
         values = (self.redact(title[:120]), now, now)
 
         def op(conn: sqlite3.Connection) -> int:
-            return int(conn.execute("INSERT INTO conversations(title, created_at, updated_at) VALUES (?, ?, ?)",
-                                    values).lastrowid)
+            return int(conn.execute(_INSERT_CONVERSATION, values).lastrowid)
 
         return await self.write(op)
 
@@ -260,9 +260,7 @@ class Store:
         def op(conn: sqlite3.Connection) -> tuple[int, list[int]]:
             conversation = conversation_id
             if conversation is None:
-                conversation = int(conn.execute(
-                    "INSERT INTO conversations(title, created_at, updated_at) VALUES (?, ?, ?)",
-                    (title, now, now)).lastrowid)
+                conversation = int(conn.execute(_INSERT_CONVERSATION, (title, now, now)).lastrowid)
             elif redacted:
                 conn.execute(_TOUCH_CONVERSATION, (now, "user" if first_user is not None else "", title,
                                                    conversation))

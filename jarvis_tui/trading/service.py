@@ -134,8 +134,8 @@ class TradingService:
     async def start(self, *, background: bool = True) -> None:
         """Open the ledger, restore the paper state, and (background=True) run the service's loops.
 
-        The price feed and the scanner (ccxt) start at once only when positions were restored or
-        ``auto_trade`` is on; otherwise on the first need (``ensure_market_data``).
+        The price feed and the scanner (ccxt) start at once only when positions were restored,
+        ``auto_trade`` or ``scan_at_start`` is on; otherwise on the first need (``ensure_market_data``).
         """
         markets, self.markets_source = load_market_dicts(self.settings.markets_cache_dir)
         specs = market_specs(markets, self.settings.pairs)

@@ -50,7 +50,6 @@ import sys
 import tempfile
 import threading
 import time
-import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,13 +70,12 @@ SYNTH_TIMEOUT_S, SYNTH_S_PER_CHAR = 10.0, 0.05
 DEFAULT_TTS_RATE = 200
 
 # The one pyttsx3 engine all Speakers share (see the module docstring): its lock, the voice it had when first
-# seen (what a Speaker without tts_voice gets) and the rate and voice last applied to it.
+# seen (what a Speaker without tts_voice gets) and the rate and voice last applied to it.  The dict holds the
+# engine for the life of the process: pyttsx3 would otherwise drop it with its last Speaker and build a fresh
+# one (and a fresh espeak-ng driver) for the next, each paying the warm-up in Speaker._get_engine.
 _ENGINE_LOCK = threading.Lock()
-_ENGINE_DEFAULT_VOICE: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
-_ENGINE_APPLIED: weakref.WeakKeyDictionary[Any, tuple[Any, Any]] = weakref.WeakKeyDictionary()
-# Held for the life of the process: pyttsx3 would otherwise drop the engine with its last Speaker and build a
-# fresh one (and a fresh espeak-ng driver) for the next, each paying the warm-up in Speaker._get_engine.
-_ENGINES_KEPT: list[Any] = []
+_ENGINE_DEFAULT_VOICE: dict[Any, Any] = {}
+_ENGINE_APPLIED: dict[Any, tuple[Any, Any]] = {}
 
 
 # ------------------------------------------------------------------ text preparation
@@ -214,7 +212,6 @@ class Speaker:
                 with tempfile.TemporaryDirectory(prefix="jarvis-tts-") as tmp:
                     _save(engine, ".", Path(tmp) / "warm-up.wav")
                 _ENGINE_DEFAULT_VOICE[engine] = engine.getProperty("voice")
-                _ENGINES_KEPT.append(engine)
             if self.settings.tts_voice:
                 self._voice_id = self._find_voice(engine, self.settings.tts_voice)
             self._engine = engine
