@@ -15,7 +15,6 @@ before it is written.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import re
 import sqlite3
@@ -152,11 +151,9 @@ class Store:
         self.path = Path(path)
         self.redact = redactor or Redactor()
         self._db: aiosqlite.Connection | None = None
+        # Every write goes through it (``write``): each group commit is one job on the connection's
+        # thread, so nothing interleaves with its transaction and no lock is needed.
         self._writer: GroupCommitter | None = None
-        # The store's own writes need no lock: each group commit is one job on the connection's
-        # thread, so nothing interleaves with its transaction.  The lock is for helpers that issue
-        # several statements of their own on ``db`` (commander_store) and want them in sequence.
-        self.write_lock = asyncio.Lock()
 
     @property
     def commits(self) -> int:
