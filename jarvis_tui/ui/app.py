@@ -592,14 +592,19 @@ class JarvisApp(App[int]):
             self.notify(self.core_error or "Still starting: nodes are being set up.", severity="warning",
                         markup=False)
             return
-        if self.asking:
-            self.notify("Still answering the last prompt (Esc cancels it).", severity="warning")
+        if self._busy_answering():
             return
         self.asking = True
         await self.chat.add_user(text)
         await self.chat.add_pending_answer()
         self.status_bar.set(busy="routing…")
         self.run_worker(self._ask(text, task_type), name="ask", group="ask", exit_on_error=False)
+
+    def _busy_answering(self) -> bool:
+        """One answer at a time: True, after saying so, while the last prompt is still being answered."""
+        if self.asking:
+            self.notify("Still answering the last prompt (Esc cancels it).", severity="warning")
+        return self.asking
 
     async def _ask(self, prompt: str, task_type: str | None = None) -> None:
         """Worker: one chat exchange through the commander pipeline; streaming comes over the bus.
@@ -884,8 +889,7 @@ class JarvisApp(App[int]):
             reason = self.services.unavailable.get("commander", "starting") if self.services else "starting"
             self.notify(f"Consensus is unavailable: {reason}", severity="warning", markup=False)
             return
-        if self.asking:
-            self.notify("Still answering the last prompt (Esc cancels it).", severity="warning")
+        if self._busy_answering():  # checked before the input is cleared, so the question is not lost
             return
         if prompt is None:
             self.chat.input.clear()
