@@ -19,6 +19,7 @@ from textual.containers import Vertical
 from textual.widgets import DataTable, ProgressBar, Static
 
 from jarvis_tui.ui.cells import Numbers, plain
+from jarvis_tui.ui.pane_table import PaneTable
 
 # The short columns first: in a narrow pane the answer (free text, already shortened) is what gets cut.
 VOTE_COLUMNS = (("node", "node"), ("weight", "wt"), ("status", "status"), ("latency", "ms"), ("cluster", "cl"),
@@ -28,7 +29,7 @@ MAX_DISAGREEMENTS = 4  # one line each; the whole list is in --json and in the s
 WARNING_FLAGS = ("CONSENSUS FAIBLE", "SOURCE UNIQUE", "AUCUNE REPONSE", "EGALITE")
 
 
-class VotesTable(DataTable):
+class VotesTable(PaneTable):
     COMPONENT_CLASSES = {"votes--answered", "votes--late", "votes--failed", "votes--cancelled", "votes--pending"}
 
 

@@ -19,6 +19,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Static
 
 from jarvis_tui.ui.cells import Numbers, plain, sparkline_text
+from jarvis_tui.ui.pane_table import PaneTable
 
 COLUMNS = (
     ("dot", " "), ("name", "node"), ("kind", "kind"), ("model", "model"), ("weight", "wt"),
@@ -42,7 +43,7 @@ def _cell_text(cells: Any) -> str:
     return cell.plain if isinstance(cell, Text) else str(cell)
 
 
-class NodesTable(DataTable):
+class NodesTable(PaneTable):
     COMPONENT_CLASSES = {"nodes--up", "nodes--down", "nodes--cooldown", "nodes--unknown", "nodes--trend"}
 
     BINDINGS = [

@@ -20,6 +20,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Static
 
 from jarvis_tui.ui.cells import Numbers, plain
+from jarvis_tui.ui.pane_table import PaneTable
 
 POSITION_COLUMNS = (("symbol", "symbol"), ("side", "side"), ("contracts", "contracts"), ("entry", "entry"),
                     ("mark", "mark"), ("upnl", "uPnL"), ("tp", "TP"), ("sl", "SL"), ("lev", "lev"),
@@ -34,7 +35,7 @@ def short_symbol(symbol: str) -> str:
     return symbol.split(":", 1)[0]
 
 
-class PositionsTable(DataTable):
+class PositionsTable(PaneTable):
     COMPONENT_CLASSES = {"pnl--up", "pnl--down", "pnl--stale", "pnl--total"}
 
     BINDINGS = [
@@ -66,7 +67,7 @@ class PositionsTable(DataTable):
             pane.toggle_signals()
 
 
-class SignalsTable(DataTable):
+class SignalsTable(PaneTable):
     BINDINGS = [
         Binding("t", "take_signal", "Take signal"),
         Binding("c", "comment_signal", "Ask nodes"),
