@@ -13,13 +13,16 @@ click.  Labels are built as ``Text`` objects, never parsed as markup.
 from __future__ import annotations
 
 import asyncio
+from functools import cache
 from typing import Any
 
 from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
+from textual.geometry import Size
 from textual.message import Message
+from textual.reactive import Reactive
 from textual.widgets import Static, TextArea
 
 from rich.text import Text
@@ -112,14 +115,43 @@ class PromptInput(TextArea):
         self.move_cursor(self.document.end)
 
 
-class UserEntry(Static):
+class OneLayoutPerChange:
+    """Mixin for the chat log's widgets: a change of their virtual size does not ask for another layout.
+
+    When streamed text grows an answer, Textual lays the screen out once for the new content; that layout then
+    gives each grown widget (the Markdown block, the Markdown, the answer, the log) its new virtual size, and
+    Widget's ``virtual_size`` reactive asks for a layout on every change, so each hand-over of text cost two
+    whole-screen layouts, the second recomputing what the first had just settled.  The chat log is the only
+    scrollable one among them, and Textual updates its scrollbars from the new size directly
+    (``Widget._size_updated``), so the second layout brought nothing: without it a fast stream costs ~20% fewer
+    layouts and ~5 points less CPU (docs/benchmarks.md).  The few widgets that Markdown blocks build themselves
+    (table cells, list bullets) still ask; a paragraph, the common case, does not.
+    """
+
+    virtual_size: Reactive[Size] = Reactive(Size(0, 0), layout=False)
+
+
+class ChatLog(OneLayoutPerChange, VerticalScroll):
+    """The scrolling list of prompts and answers."""
+
+
+@cache
+def chat_markdown_class() -> type[Any]:
+    """``Markdown`` whose blocks are ``OneLayoutPerChange``; built at the first answer (markdown-it costs ~30 ms)."""
+    from textual.widgets import Markdown
+
+    blocks = {name: type(block.__name__, (OneLayoutPerChange, block), {}) for name, block in Markdown.BLOCKS.items()}
+    return type("ChatMarkdown", (OneLayoutPerChange, Markdown), {"BLOCKS": blocks})
+
+
+class UserEntry(OneLayoutPerChange, Static):
     """A prompt the user sent, shown literally."""
 
     def __init__(self, text: str) -> None:
         super().__init__(Text(safe_block(text)), markup=False, classes="chat-user")
 
 
-class AnswerEntry(Vertical):
+class AnswerEntry(OneLayoutPerChange, Vertical):
     """One answer: a ``[NODE/model] latency · tokens · tok/s`` label and the streamed Markdown."""
 
     def __init__(self, numbers: Numbers, text: str = "", label: Text | None = None) -> None:
@@ -127,10 +159,8 @@ class AnswerEntry(Vertical):
         self.numbers = numbers
         self._initial = safe_block(text)
         self.label = Static(label or Text("…"), markup=False, classes="chat-label")
-        from textual.widgets import Markdown  # markdown-it costs ~30 ms: paid at the first answer, not at start-up
-
-        self._markdown = Markdown
-        self.body = Markdown(self._initial, open_links=False, classes="chat-body")
+        self._markdown = chat_markdown_class()
+        self.body = self._markdown(self._initial, open_links=False, classes="chat-body")
         self.stream: Any = None  # MarkdownStream while an answer streams
         self.request_id: str | None = None
         self.streamed: list[str] = []
@@ -258,7 +288,7 @@ class ChatPane(Vertical):
     def __init__(self, numbers: Numbers, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.numbers = numbers
-        self.log_view = VerticalScroll(id="chat-log", can_focus=True)
+        self.log_view = ChatLog(id="chat-log", can_focus=True)
         self.input = PromptInput(id="chat-input")
         self.title_bar = Static(Text("new conversation"), markup=False, id="chat-title")
         # Above the prompt while a node's GPUs are critical (>= 85 °C): the user's rule is that the prompt
