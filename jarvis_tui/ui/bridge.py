@@ -1,7 +1,10 @@
 """Bus -> Textual: one worker per subscription, coalesced per frame.
 
-The pump waits for an event, then sleeps one frame (``frame_s``, ~40 ms) so a
-burst accumulates, drains the queue and posts ONE ``EventBatch``.  In the batch
+The pump waits for an event.  If it is one of the high-rate kinds (token deltas,
+snapshots), it sleeps one frame (``frame_s``, ~40 ms) so a burst accumulates;
+any other event (a transcript, a finished request, a vote) goes out at once, a
+frame of waiting being pure latency there (~36 ms of the voice release ->
+transcript).  Either way it drains the queue and posts ONE ``EventBatch``.  In the batch
 adjacent ``TokenDelta``s of a request are merged into one, and high-rate
 snapshot events (GPU readings, positions, voice level) keep only the latest,
 so five nodes streaming 200 tokens/s each cost the UI ~25 messages per second,
@@ -61,6 +64,7 @@ class BusPump:
         self.post = post
         self.frame_s = frame_s
         self.latest_only = latest_only
+        self._bursty = (TokenDelta, *latest_only)  # the kinds worth a frame's wait (see the module docstring)
         self.batches = 0
         self.events = 0
 
@@ -71,7 +75,7 @@ class BusPump:
                 first = await sub.get()
                 if first is None:  # the bus closed
                     return
-                await asyncio.sleep(self.frame_s)
+                await asyncio.sleep(self.frame_s if isinstance(first, self._bursty) else 0)
                 batch = [first]
                 closed = False
                 while sub.pending():
