@@ -7,6 +7,11 @@ per audio block, on the audio's own timeline (samples, not wall time): a
 file-backed test device delivers audio much faster than real time, and the
 length cap must hold there too.
 
+The same per-block levels mark where speech paused: once ``speech_tail_s`` of
+quiet follows speech, the recording's length at that block is its *cut*
+(whisper gets the audio up to there) and ``on_pause`` is told, so the owner
+can start whisper before the key is pressed.  Speech after the cut clears it.
+
 Every failure to get audio (no sounddevice, no PortAudio library, no input
 device, a device that will not open) becomes ``VoiceUnavailable`` with a one-line
 reason; nothing here raises a PortAudio traceback at the user.
@@ -96,13 +101,23 @@ class Recording:
     reason: StopReason
     speech_detected: bool
     preroll_s: float
+    # The recording up to speech_tail_s after its last speech (None: speech until the stop, or the tail
+    # is off), and which recording it was: what whisper gets, and what an early start was given.
+    cut_frames: int | None = None
+    recording_id: int = 0
 
     @property
     def duration_s(self) -> float:
         return len(self.samples) / self.sample_rate if self.sample_rate else 0.0
 
+    @property
+    def speech_samples(self) -> np.ndarray:
+        """What whisper gets: the samples up to the cut, else all of them."""
+        return self.samples[: self.cut_frames] if self.cut_frames else self.samples
+
 
 EndedCallback = Callable[[StopReason], None]
+PauseCallback = Callable[[int, int], None]  # (recording_id, cut_frames)
 
 
 class AudioCapture:
@@ -113,10 +128,12 @@ class AudioCapture:
     its own loop.
     """
 
-    def __init__(self, settings: VoiceSettings, *, on_ended: EndedCallback | None = None) -> None:
+    def __init__(self, settings: VoiceSettings, *, on_ended: EndedCallback | None = None,
+                 on_pause: PauseCallback | None = None) -> None:
         self.settings = settings
         self.rate = settings.sample_rate
         self.on_ended = on_ended
+        self.on_pause = on_pause
         self._stream: Any = None
         self._lock = threading.Lock()
         self._preroll: collections.deque[np.ndarray] = collections.deque()
@@ -130,6 +147,11 @@ class AudioCapture:
                                           threshold=settings.energy_threshold)
         self.rms = 0.0
         self.blocks_seen = 0
+        self.recording_id = 0
+        self._frames = 0  # in the current recording, pre-roll included
+        self._quiet_frames = 0  # since the last block at or above energy_threshold
+        self._tail_frames = round(settings.speech_tail_s * self.rate)
+        self._cut: int | None = None
 
     # ------------------------------------------------------------ state
     @property
@@ -181,7 +203,11 @@ class AudioCapture:
         """Arm the recording, seeded with the pre-roll; opens the stream if it is closed."""
         with self._lock:
             self._chunks = list(self._preroll)
-            self._recorded_preroll_s = sum(len(c) for c in self._chunks) / self.rate
+            self._frames = sum(len(c) for c in self._chunks)
+            self._recorded_preroll_s = self._frames / self.rate
+            self._quiet_frames = 0
+            self._cut = None
+            self.recording_id += 1
             self._preroll.clear()
             self._preroll_frames = 0
             self._detector.reset()
@@ -202,9 +228,21 @@ class AudioCapture:
             self._recording = False
             ended = self._ended or reason
             speech = self._detector.speech_seen
+            cut = self._cut
         samples = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int16)
         return Recording(samples=samples, sample_rate=self.rate, reason=ended, speech_detected=speech,
-                         preroll_s=self._recorded_preroll_s)
+                         preroll_s=self._recorded_preroll_s, cut_frames=cut, recording_id=self.recording_id)
+
+    def snapshot(self, recording_id: int, frames: int) -> np.ndarray | None:
+        """The first ``frames`` samples of the recording in progress; None if that is not recording ``recording_id``
+        or it is shorter (the samples are the same ones ``stop_recording`` will return: chunks are only appended)."""
+        import numpy as np
+
+        with self._lock:
+            if not self._recording or recording_id != self.recording_id or self._frames < frames:
+                return None
+            chunks = list(self._chunks)
+        return np.concatenate(chunks)[:frames]
 
     def wait_until_ended(self, timeout: float) -> StopReason | None:
         """Block until the recording ends by itself (tests and the headless face)."""
@@ -244,9 +282,21 @@ class AudioCapture:
             if self._ended is not None:
                 return  # ended by itself; ignore audio until the owner collects it
             self._chunks.append(block)
+            self._frames += len(block)
             reason = self._detector.update(rms, frames / self.rate)
+            paused: tuple[int, int] | None = None
+            if rms >= self.settings.energy_threshold:
+                self._quiet_frames, self._cut = 0, None  # speech (again): no cut before it
+            else:
+                self._quiet_frames += len(block)
+                if (self._tail_frames and self._cut is None and self._detector.speech_seen
+                        and self._quiet_frames >= self._tail_frames):
+                    self._cut = self._frames
+                    paused = (self.recording_id, self._cut)
             if reason is not None:
                 self._ended = ended = reason
+        if paused is not None and self.on_pause and ended is None:
+            self.on_pause(*paused)
         if ended is not None and self.on_ended:
             self.on_ended(ended)
 

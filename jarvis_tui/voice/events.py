@@ -28,11 +28,12 @@ class VoiceLevel(Event):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class VoiceTimings:
-    record_s: float = 0.0  # audio length sent to whisper
-    transcribe_s: float = 0.0
+    record_s: float = 0.0  # length of the recording (whisper gets it up to [voice] speech_tail_s after the speech)
+    transcribe_s: float = 0.0  # whisper's own time
     correct_s: float = 0.0
     match_s: float = 0.0
     release_to_transcript_s: float = 0.0  # end of recording -> this event
+    early: bool = False  # whisper started before the end of the recording, at the pause after the speech
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

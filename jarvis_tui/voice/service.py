@@ -15,6 +15,14 @@ Nothing here raises into the face: a missing PortAudio, input device or model
 becomes ``available = False``, a status text that says why, and one
 ``VoiceError`` event per cause.  Whisper runs on its own worker thread; the
 event loop only ever waits on it.
+
+Whisper's time barely depends on the clip's length (tiny.en's encoder always
+sees a 30 s window: ~0.8 of the ~0.95 s a 4 s clip takes on 2 cores), so the
+only way to shorten release -> transcript is to start earlier.  When the
+capture sees ``speech_tail_s`` of quiet after speech, whisper starts on the
+recording up to there; at the stop, if no speech came after that point, the
+audio whisper would get is exactly that prefix, and the early result is used.
+Otherwise it is dropped and the recording is transcribed as usual.
 """
 
 from __future__ import annotations
@@ -33,7 +41,7 @@ from jarvis_tui.voice.corrections import CorrectionsError, CorrectionTable, LlmC
 from jarvis_tui.voice.events import TranscriptReady, VoiceError, VoiceLevel, VoiceStateChanged, VoiceTimings
 from jarvis_tui.voice.ptt import PttState, PushToTalk, StopReason
 from jarvis_tui.voice.settings import VoiceSettings
-from jarvis_tui.voice.stt import ModelUnavailable, SpeechToText
+from jarvis_tui.voice.stt import ModelUnavailable, SpeechToText, Transcript
 from jarvis_tui.voice.tts import PlaybackResult, Speaker, Summarizer, prepare_speech
 
 LEVEL_INTERVAL_S = 0.05  # meter and silence-guard refresh while recording (20 Hz)
@@ -57,7 +65,7 @@ class VoiceService:
         self.summarizer = summarizer
         self.stt = stt or SpeechToText(settings)
         self.speaker = speaker or Speaker(settings)
-        self.capture = AudioCapture(settings, on_ended=self._on_capture_ended)
+        self.capture = AudioCapture(settings, on_ended=self._on_capture_ended, on_pause=self._on_capture_pause)
         self.ptt = PushToTalk(self, clock=clock, silence_s=settings.silence_s, max_record_s=settings.max_record_s,
                               energy_threshold=settings.energy_threshold, on_change=self._on_ptt_change)
         self._llm_corrector = llm_corrector
@@ -74,6 +82,8 @@ class VoiceService:
         self._level_task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self.last_transcript: TranscriptReady | None = None
+        # The early whisper run of the recording in progress: ((recording_id, cut_frames), its future).
+        self._early: tuple[tuple[int, int], concurrent.futures.Future[Transcript]] | None = None
 
     # ------------------------------------------------------------ what a face reads
     @property
@@ -198,7 +208,8 @@ class VoiceService:
     def finish_recording(self, reason: StopReason) -> None:
         recording = self.capture.stop_recording(reason)
         released = time.perf_counter()
-        self._spawn(self._process(recording, released))
+        early, self._early = self._early, None
+        self._spawn(self._process(recording, released, early))
 
     def stop_speaking(self) -> None:
         self.speaker.stop()
@@ -232,13 +243,25 @@ class VoiceService:
 
     # ------------------------------------------------------------ transcription pipeline
     async def transcribe(self, samples: Any, sample_rate: int, *, released: float | None = None,
-                         record_s: float | None = None) -> TranscriptReady:
-        """Transcribe, correct and match audio; publishes and returns TranscriptReady."""
+                         record_s: float | None = None,
+                         early: concurrent.futures.Future[Transcript] | None = None) -> TranscriptReady:
+        """Transcribe, correct and match audio; publishes and returns TranscriptReady.
+
+        ``early``: a whisper run of these very samples, started before the release; its result is used.
+        """
         released = time.perf_counter() if released is None else released
         loop = asyncio.get_running_loop()
-        if not self.stt.ready:
-            await loop.run_in_executor(self._stt_pool, self.stt.load)
-        transcript = await loop.run_in_executor(self._stt_pool, self.stt.transcribe, samples, sample_rate)
+        transcript = None
+        if early is not None and not early.cancelled():
+            try:
+                transcript = await asyncio.wrap_future(early)
+            except Exception:  # noqa: BLE001 - transcribed again below, where a failure is reported
+                transcript = None
+        used_early = transcript is not None
+        if transcript is None:
+            if not self.stt.ready:
+                await loop.run_in_executor(self._stt_pool, self.stt.load)
+            transcript = await loop.run_in_executor(self._stt_pool, self.stt.transcribe, samples, sample_rate)
         started = time.perf_counter()
         corrector = self.corrector or TranscriptCorrector(CorrectionTable.load(self.settings.corrections_path))
         correction = await corrector.correct(transcript.text)
@@ -254,7 +277,8 @@ class VoiceService:
             timings=VoiceTimings(record_s=record_s if record_s is not None else transcript.audio_s,
                                  transcribe_s=transcript.transcribe_s, correct_s=corrected_at - started,
                                  match_s=matched_at - corrected_at,
-                                 release_to_transcript_s=time.perf_counter() - released),
+                                 release_to_transcript_s=time.perf_counter() - released,
+                                 early=used_early),
         )
         if correction.llm_error:
             self._report(correction.llm_error, fatal=False, once=False)
@@ -262,13 +286,20 @@ class VoiceService:
         self.bus.publish(event)
         return event
 
-    async def _process(self, recording: Recording, released: float) -> None:
+    async def _process(self, recording: Recording, released: float,
+                       early: tuple[tuple[int, int], concurrent.futures.Future[Transcript]] | None = None) -> None:
+        future = None
+        if early is not None:
+            if recording.cut_frames and early[0] == (recording.recording_id, recording.cut_frames):
+                future = early[1]  # the same samples whisper would get now
+            else:
+                early[1].cancel()  # speech came after it: dropped (a run already going finishes, unused)
         try:
             if not recording.speech_detected:
                 self._publish_state("no speech heard (below [voice] energy_threshold)")
                 return
-            await self.transcribe(recording.samples, recording.sample_rate, released=released,
-                                  record_s=recording.duration_s)
+            await self.transcribe(recording.speech_samples, recording.sample_rate, released=released,
+                                  record_s=recording.duration_s, early=future)
         except ModelUnavailable as exc:
             self._unavailable(str(exc), short=_first_clause(str(exc)))
         except Exception as exc:  # noqa: BLE001 - a failed transcription must not kill the face
@@ -296,6 +327,25 @@ class VoiceService:
             await asyncio.sleep(LEVEL_INTERVAL_S)
 
     # ------------------------------------------------------------ plumbing
+    def _on_capture_pause(self, recording_id: int, cut_frames: int) -> None:
+        """From the audio thread: speech_tail_s of quiet after speech; start whisper from the loop."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._start_early, recording_id, cut_frames)
+
+    def _start_early(self, recording_id: int, cut_frames: int) -> None:
+        if self.ptt.state is not PttState.RECORDING or not self.stt.ready:
+            return  # stopped meanwhile (the stop transcribes), or no model yet (the stop loads it)
+        samples = self.capture.snapshot(recording_id, cut_frames)
+        if samples is None:
+            return
+        if self._early is not None:
+            # An earlier pause of this recording, with speech after it: its result can never be used.  Not
+            # started yet: dropped.  Running: CTranslate2 cannot be interrupted; it finishes first.
+            self._early[1].cancel()
+        self._early = ((recording_id, cut_frames),
+                       self._stt_pool.submit(self.stt.transcribe, samples, self.capture.rate))
+
     def _on_capture_ended(self, reason: StopReason) -> None:
         """From the audio thread: hand the stop to the loop."""
         loop = self._loop

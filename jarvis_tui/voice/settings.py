@@ -35,6 +35,11 @@ class VoiceSettings:
     energy_threshold: float = 0.01  # RMS as a fraction of full scale that counts as speech (~ -40 dBFS)
     max_record_s: float = 30.0
     preroll_s: float = 0.5  # audio kept from before the key press, so the first syllable survives
+    # Quiet kept after the last speech in what whisper gets.  Once that much quiet follows speech,
+    # whisper starts on the recording so far, before the key press (it needs ~1 s of CPU on 2 cores,
+    # whatever the clip's length); the result is used when nothing louder than energy_threshold came
+    # after it.  0 = off: whisper gets the whole recording, after the stop.  See docs/voice.md.
+    speech_tail_s: float = 0.4
     wake_word: str = "jarvis"
     command_threshold: float = 80.0  # 0-100 fuzzy score a command needs
     speak_replies: bool = False
@@ -99,6 +104,10 @@ def parse_voice_section(raw: dict[str, Any], ctx: Any) -> VoiceSettings:
     if not 0 <= preroll <= 5:
         raise ctx.error(f"[voice] preroll_s must be between 0 and 5 s, got {preroll:g}", "preroll_s")
 
+    speech_tail = ctx.get(raw, "speech_tail_s", float, d.speech_tail_s)
+    if not 0 <= speech_tail <= 5:
+        raise ctx.error(f"[voice] speech_tail_s must be between 0 and 5 s, got {speech_tail:g}", "speech_tail_s")
+
     summarize = ctx.get(raw, "summarize_over_chars", int, d.summarize_over_chars)
     if summarize <= 0:
         raise ctx.error("[voice] summarize_over_chars must be > 0", "summarize_over_chars")
@@ -130,6 +139,7 @@ def parse_voice_section(raw: dict[str, Any], ctx: Any) -> VoiceSettings:
         energy_threshold=fraction("energy_threshold", d.energy_threshold, 0.0, 1.0),
         max_record_s=max_record,
         preroll_s=preroll,
+        speech_tail_s=speech_tail,
         wake_word=wake_word,
         command_threshold=fraction("command_threshold", d.command_threshold, 0.0, 100.0),
         speak_replies=ctx.get(raw, "speak_replies", bool, d.speak_replies),

@@ -77,6 +77,45 @@ print("{{}}")
     assert warm_stt.transcribe(samples, 16000).text == GPU_QUESTION
 
 
+CUT_BODY = """
+paused = []
+capture.on_pause = lambda recording_id, cut: paused.append([recording_id, cut])
+capture.start_recording()
+reason = capture.wait_until_ended(timeout=20)
+rec = capture.stop_recording()
+capture.close()
+blocks = rec.samples[: len(rec.samples) // 480 * 480].reshape(-1, 480).astype(np.float64) / 32768
+loud = np.sqrt((blocks ** 2).mean(axis=1)) >= settings.energy_threshold
+# where speech paused: the end of each loud block followed by >= 14 quiet ones (0.4 s, rounded up to 30 ms blocks)
+ends = [int(i + 1) * 480 for i in range(len(loud) - 14) if loud[i] and not loud[i + 1: i + 15].any()]
+print(json.dumps({"reason": str(reason), "paused": paused, "cut": rec.cut_frames, "id": rec.recording_id,
+                  "speech_ends": ends, "samples": len(rec.samples), "speech_samples": len(rec.speech_samples)}))
+"""
+
+
+def test_speech_tail_marks_the_cut_once_per_pause(tmp_path: Path, gpu_question_wav: Path) -> None:
+    """Two sentences 1 s apart: the pause after each is reported when speech_tail_s of quiet followed it;
+    speech after the first pause clears its cut, and the recording keeps the second."""
+    clip = wav_to_raw(gpu_question_wav, tmp_path / "one.raw")
+    raw = tmp_path / "two.raw"
+    raw.write_bytes(clip + bytes(2 * 16000) + clip)  # then the file plugin gives silence
+    result = run_with_home(make_alsa_home(tmp_path, raw),
+                           capture_script({"silence_s": 3.0, "speech_tail_s": 0.4}, CUT_BODY))
+    assert result["reason"] == "silence"
+    first_end, second_end = result["speech_ends"]  # 0.4 s = 14 blocks of 30 ms (13.3, rounded up)
+    assert result["paused"] == [[result["id"], first_end + 14 * 480], [result["id"], second_end + 14 * 480]]
+    assert result["cut"] == second_end + 14 * 480
+    assert result["speech_samples"] == result["cut"] < result["samples"]  # whisper gets up to the cut
+
+
+def test_no_speech_tail_no_cut(clip_home: tuple[Path, bytes]) -> None:
+    home, _ = clip_home
+    result = run_with_home(home, capture_script({"silence_s": 1.2, "speech_tail_s": 0.0}, CUT_BODY))
+    assert result["reason"] == "silence"
+    assert result["paused"] == [] and result["cut"] is None
+    assert result["speech_samples"] == result["samples"]  # whisper gets the whole recording, as before
+
+
 def test_thirty_second_cap_holds_faster_than_real_time(clip_home: tuple[Path, bytes]) -> None:
     home, _ = clip_home
     # energy_threshold 0: every block counts as speech, so only the cap can stop it

@@ -154,3 +154,103 @@ async def test_transcribe_publishes_a_chat_prompt_when_nothing_matches(make_spee
     assert event.command is None  # goes to the commander as a prompt
     assert await asyncio.wait_for(events.get(), 1) is event
     await service.aclose()
+
+
+EARLY_SCRIPT = """
+import asyncio, json, os, sys, threading, time
+from jarvis_tui.core.events import EventBus
+from jarvis_tui.voice.events import TranscriptReady
+from jarvis_tui.voice.service import VoiceService
+from jarvis_tui.voice.settings import VoiceSettings
+
+mic = os.open(sys.argv[1], os.O_RDWR)
+parts = [open(path, "rb").read() for path in sys.argv[2:]]
+
+async def until(condition, what):
+    deadline = time.monotonic() + 30
+    while not condition():
+        assert time.monotonic() < deadline, what
+        await asyncio.sleep(0.005)
+
+async def main():
+    bus = EventBus()
+    events = bus.subscribe(TranscriptReady)
+    # silence_s 10: only the key ends the recording, as when the user presses after speaking
+    service = VoiceService(VoiceSettings(enabled=True, silence_s=10.0), bus)
+    await service.start()
+    await service.wait_until_ready()
+    service.press_ptt()
+    early_runs = []
+    total = 0
+    for part in parts:
+        threading.Thread(target=os.write, args=(mic, part), daemon=True).start()
+        total += len(part) // 2
+        await until(lambda: service.capture.recorded_s * 16000 >= total - 1, "audio captured")
+        # the pause after this part, if it has one, started whisper: wait until that run is over
+        early = service._early
+        if early is not None and early[0][1] not in early_runs:
+            early_runs.append(early[0][1])
+            await asyncio.wrap_future(early[1])
+    service.press_ptt()                  # the release
+    event = await asyncio.wait_for(events.get(), 30)
+    os.close(mic)
+    await service.aclose()
+    print(json.dumps({"text": event.text, "early": event.timings.early, "early_runs": early_runs,
+                      "transcribe_s": event.timings.transcribe_s,
+                      "release_s": event.timings.release_to_transcript_s}))
+
+asyncio.run(main())
+"""
+
+
+def _blocks(samples):
+    """Whole 30 ms blocks: the stream hands audio over in blocks, and waits for a full one."""
+    return samples[: len(samples) // 480 * 480]
+
+
+def test_whisper_starts_at_the_pause_and_its_result_is_used(tmp_path: Path, gpu_question_wav: Path,
+                                                            warm_stt) -> None:
+    import os
+
+    import numpy as np
+
+    from jarvis_tui.voice.stt import read_wav
+
+    samples, _ = read_wav(gpu_question_wav)
+    speech = _blocks(np.concatenate([samples, np.zeros(16000, np.int16)]))  # the question, then 1.3 s of quiet
+    raw, fifo = tmp_path / "speech.raw", tmp_path / "mic.fifo"
+    raw.write_bytes(speech.astype("<i2").tobytes())
+    os.mkfifo(fifo)
+    result = run_with_home(make_alsa_home(tmp_path, fifo), EARLY_SCRIPT, args=[str(fifo), str(raw)])
+    assert result["early"] is True and len(result["early_runs"]) == 1
+    # whisper ran before the release: what is left after it is correction and matching
+    assert result["release_s"] < result["transcribe_s"]
+    assert result["text"] == "Jarvis, what is the temperature of the GPU?"
+    # and it is what whisper makes of the recording up to 0.4 s after the speech, without an early start
+    assert warm_stt.transcribe(speech[: result["early_runs"][0]], 16000).text == result["text"]
+
+
+def test_speech_after_the_pause_drops_the_early_result(tmp_path: Path, gpu_question_wav: Path,
+                                                       make_speech, warm_stt) -> None:
+    import os
+
+    import numpy as np
+
+    from jarvis_tui.voice.stt import read_wav
+
+    first, _ = read_wav(gpu_question_wav)
+    first = _blocks(np.concatenate([first, np.zeros(8000, np.int16)]))  # a question, then a 0.8 s pause
+    second, _ = read_wav(make_speech("What is the capital of France?"))
+    loud = np.nonzero(np.abs(second) > 3000)[0]
+    second = _blocks(second[: loud[-1] + 960])  # the key goes down right after the last word: no pause
+    raw1, raw2, fifo = tmp_path / "one.raw", tmp_path / "two.raw", tmp_path / "mic.fifo"
+    raw1.write_bytes(first.astype("<i2").tobytes())
+    raw2.write_bytes(second.astype("<i2").tobytes())
+    os.mkfifo(fifo)
+    result = run_with_home(make_alsa_home(tmp_path, fifo), EARLY_SCRIPT, args=[str(fifo), str(raw1), str(raw2)])
+    assert len(result["early_runs"]) == 1  # the pause after the first question started whisper ...
+    assert result["early"] is False  # ... but more was said: the whole recording was transcribed after the release
+    assert result["release_s"] > result["transcribe_s"]
+    whole = warm_stt.transcribe(np.concatenate([first, second]), 16000).text
+    assert result["text"] == whole
+    assert "temperature" in whole and "capital" in whole.lower()

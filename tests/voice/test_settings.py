@@ -23,6 +23,7 @@ def test_defaults(tmp_path: Path) -> None:
     assert (voice.silence_s, voice.max_record_s, voice.wake_word) == (1.2, 30.0, "jarvis")
     assert voice.llm_correction_timeout_s == 2.0 and voice.whisper_language is None
     assert voice.summary_node is None and voice.summary_timeout_s == 3.0
+    assert voice.speech_tail_s == 0.4  # whisper starts early by default (docs/voice.md)
 
 
 def test_full_table(tmp_path: Path) -> None:
@@ -37,6 +38,7 @@ device = "auto"
 silence_s = 0.8
 max_record_s = 20
 preroll_s = 0.25
+speech_tail_s = 0
 command_threshold = 75
 speak_replies = true
 llm_correction_node = "M2"
@@ -51,6 +53,7 @@ tts_voice = "fr"
     assert voice.model == "base" and voice.whisper_language == "fr" and voice.device == "auto"
     assert voice.max_record_s == 20.0 and voice.command_threshold == 75.0 and voice.llm_correction_node == "M2"
     assert (voice.llm_correction_timeout_s, voice.summary_node, voice.summary_timeout_s) == (1.5, "M3", 2.5)
+    assert voice.speech_tail_s == 0.0  # 0 turns the early start off
     assert not config.warnings
 
 
@@ -61,6 +64,7 @@ tts_voice = "fr"
     ("silence_s = 0", "silence_s must be > 0"),
     ("summary_timeout_s = 0", "summary_timeout_s must be > 0"),
     ("energy_threshold = 2", "energy_threshold must be between 0 and 1"),
+    ("speech_tail_s = -0.1", "speech_tail_s must be between 0 and 5"),
     ("sample_rate = 4000", "sample_rate must be between 8000 and 48000"),
     ("input_device = -1", "input_device must be a device index"),
     ('wake_word = " "', "wake_word must not be empty"),
