@@ -173,7 +173,8 @@ class JarvisApp(App[int]):
 
     def __init__(self, config: Any, *, orchestrator: Any = None, live: bool = False, clock: Clock = SYSTEM_CLOCK,
                  services: frozenset[str] = ALL_SERVICES, mask_volatile: bool = False, monitor: bool = True,
-                 frame_s: float = FRAME_S, provided_services: dict[str, Any] | None = None) -> None:
+                 frame_s: float = FRAME_S, provided_services: dict[str, Any] | None = None,
+                 enable_gc_after_first_paint: bool = False) -> None:
         super().__init__()
         self.config = config
         self.live = live
@@ -202,6 +203,7 @@ class JarvisApp(App[int]):
         self.thermal_alerts: dict[str, str] = {}
         self.started_at = time.perf_counter()
         self.first_paint_s: float | None = None
+        self._enable_gc_after_first_paint = enable_gc_after_first_paint  # `jarvis` pauses it until then (launch.py)
         self.bench_proposal: Any = None  # the last cockpit benchmark's Proposal, until applied
 
     # ------------------------------------------------------------------ layout
@@ -235,6 +237,8 @@ class JarvisApp(App[int]):
     def _after_first_paint(self) -> None:
         if self.first_paint_s is None:
             self.first_paint_s = time.perf_counter() - self.started_at
+        if self._enable_gc_after_first_paint:
+            gc.enable()
         # Subscriptions first, so no event of the start-up is missed; then the core.
         self._start_pumps()
         self.run_worker(self._start_core(), name="core-start", group="core", exit_on_error=False)
