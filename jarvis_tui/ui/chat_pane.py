@@ -301,11 +301,19 @@ class ChatPane(Vertical):
         with self.log_view:
             yield Static(Text("Ask the cluster anything. Enter sends, Ctrl+J adds a line, Up/Down recall."),
                          markup=False, classes="chat-hint")
-        yield self.thermal_alert
         yield self.input
+
+    def on_mount(self) -> None:
+        # Hidden (tcss) until a node runs critical: mounted right after the first frame, which need not style it.
+        self.call_after_refresh(self._mount_thermal_alert)
+
+    def _mount_thermal_alert(self) -> None:
+        if self.thermal_alert.parent is None:
+            self.mount(self.thermal_alert, before=self.input)
 
     def show_thermal_alerts(self, alerts: list[str]) -> None:
         """One line per critical node above the prompt; hidden when there is none."""
+        self._mount_thermal_alert()
         self.thermal_alert.update(plain("\n".join(alerts), 600))
         self.thermal_alert.set_class(bool(alerts), "-critical")
 

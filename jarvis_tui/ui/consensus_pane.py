@@ -16,7 +16,7 @@ from typing import Any
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import DataTable, ProgressBar, Static
+from textual.widgets import DataTable, Static
 
 from jarvis_tui.ui.cells import Numbers, plain
 from jarvis_tui.ui.pane_table import PaneTable
@@ -44,27 +44,31 @@ class ConsensusPane(Vertical):
         self.disagreements = Static(Text(""), markup=False, id="consensus-disagreements")
         self.synthesis = Static(Text(""), markup=False, id="consensus-synthesis")
         self.bench_label = Static(Text(""), markup=False, id="bench-label")
-        self.bench_bar = ProgressBar(total=100, show_eta=False, id="bench-bar")
+        self.bench_bar: Any = None  # a ProgressBar, made with the other hidden lines after the first frame
+        for line in (self.verdict, self.disagreements, self.synthesis, self.bench_label):
+            line.display = False
         self.round_id: str | None = None
         self.weights: dict[str, float] = {}
 
     def compose(self) -> ComposeResult:
         yield self.prompt_line
         yield self.table
-        yield self.verdict
-        yield self.disagreements
-        yield self.synthesis
-        yield self.bench_label
-        yield self.bench_bar
 
     def on_mount(self) -> None:
         for key, label in VOTE_COLUMNS:
             self.table.add_column(label, key=key)
-        self.verdict.display = False
-        self.disagreements.display = False
-        self.synthesis.display = False
-        self.bench_label.display = False
+        # The lines under the table stay hidden until a round or a benchmark: they are mounted right after the
+        # first frame, which need not style them (nor import and parse the ProgressBar's CSS).
+        self.call_after_refresh(self._mount_hidden_lines)
+
+    def _mount_hidden_lines(self) -> None:
+        if self.bench_bar is not None:
+            return
+        from textual.widgets import ProgressBar
+
+        self.bench_bar = ProgressBar(total=100, show_eta=False, id="bench-bar")
         self.bench_bar.display = False
+        self.mount(self.verdict, self.disagreements, self.synthesis, self.bench_label, self.bench_bar)
 
     def started(self, round_id: str, prompt: str, nodes: tuple[str, ...], weights: tuple[float, ...]) -> None:
         self.round_id = round_id
@@ -153,11 +157,13 @@ class ConsensusPane(Vertical):
         self.synthesis.display = True
 
     def bench_progress(self, done: int, total: int, text: str) -> None:
+        self._mount_hidden_lines()
         self.bench_label.display = True
         self.bench_bar.display = True
         self.bench_label.update(plain(text, 160))
         self.bench_bar.update(total=max(total, 1), progress=done)
 
     def bench_finished(self, text: str) -> None:
+        self._mount_hidden_lines()
         self.bench_label.update(plain(text, 200))
         self.bench_bar.display = False

@@ -16,7 +16,7 @@ from typing import Any
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Container, Horizontal, Vertical, VerticalScroll
-from textual.widgets import ProgressBar, Sparkline, Static
+from textual.widgets import Static
 
 from jarvis_tui.ui.cells import plain
 
@@ -28,6 +28,8 @@ EMPTY_HINT = ("No GPU telemetry.\n"
 
 
 def gauge(label: str, bar_id: str) -> Horizontal:
+    from textual.widgets import ProgressBar  # imported with the first card, not before the first frame
+
     return Horizontal(Static(label, classes="gauge-label"),
                       ProgressBar(total=100, show_percentage=False, show_eta=False, id=bar_id, classes="gauge-bar"),
                       Static("", classes="gauge-value", id=f"{bar_id}-value"),
@@ -36,6 +38,8 @@ def gauge(label: str, bar_id: str) -> Horizontal:
 
 class GpuCard(Vertical):
     def __init__(self, node: str, index: int) -> None:
+        from textual.widgets import Sparkline  # imported with the first card, not before the first frame
+
         super().__init__(classes="gpu-card")
         self.node = node
         self.index = index
@@ -94,6 +98,8 @@ class GpuCard(Vertical):
             bar.percentage = bar.percentage
 
     def _set(self, bar_id: str, value: float, text: str) -> None:
+        from textual.widgets import ProgressBar
+
         self.query_one(f"#{bar_id}", ProgressBar).update(progress=max(0.0, min(100.0, float(value))))
         self.query_one(f"#{bar_id}-value", Static).update(Text(text))
 
@@ -122,10 +128,15 @@ class GpuPane(Vertical):
 
     def compose(self) -> ComposeResult:
         yield self.empty
-        yield self.groups_view
 
     def on_mount(self) -> None:
+        # Hidden until the first readings: mounted right after the first frame, which need not style it.
         self.groups_view.display = False
+        self.call_after_refresh(self._mount_groups_view)
+
+    def _mount_groups_view(self) -> None:
+        if self.groups_view.parent is None:
+            self.mount(self.groups_view)
 
     def show_unavailable(self, reason: str) -> None:
         """No GPU monitor at all (not installed, disabled): keep the empty state, with the reason."""
@@ -144,6 +155,7 @@ class GpuPane(Vertical):
             self.empty.display = True
             self.groups_view.display = False
             return
+        self._mount_groups_view()
         self.empty.display = False
         self.groups_view.display = True
         for node in list(states) + [n for n in readings if n not in states]:

@@ -124,16 +124,21 @@ class PositionsPane(Vertical):
             yield self.badge
             yield self.market
         yield self.table
-        yield self.signals
         yield self.empty
         yield self.balance
 
     def on_mount(self) -> None:
         for key, label in POSITION_COLUMNS:
             self.table.add_column(label, key=key)
-        for key, label in SIGNAL_COLUMNS:
-            self.signals.add_column(label, key=key)
+        # The signals list is hidden until `g`: it is mounted right after the first frame, which need not style it.
         self.signals.display = False
+        self.call_after_refresh(self._mount_signals)
+
+    def _mount_signals(self) -> None:
+        if self.signals.parent is None:
+            self.mount(self.signals, after=self.table)
+            for key, label in SIGNAL_COLUMNS:
+                self.signals.add_column(label, key=key)
 
     def unavailable(self, reason: str) -> None:
         self.market.update(plain(f"trading unavailable: {reason}", 160))
@@ -193,6 +198,7 @@ class PositionsPane(Vertical):
                 f"realized {Numbers.money(balance.realized_pnl, signed=True)} · {balance.open_positions} open"))
 
     def show_signals(self, recent: tuple[Any, ...], threshold: float) -> None:
+        self._mount_signals()
         self.signals.clear()
         self.signal_views = {s.id: s for s in recent[:20]}
         for s in recent[:20]:
@@ -204,6 +210,7 @@ class PositionsPane(Vertical):
                 key=s.id)
 
     def toggle_signals(self) -> None:
+        self._mount_signals()
         self.showing_signals = not self.showing_signals
         self.signals.display = self.showing_signals
         self.table.display = not self.showing_signals
