@@ -17,7 +17,7 @@ import asyncio
 import gc
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual import on
@@ -29,30 +29,13 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widget import Widget
 
+from jarvis_tui.core.bus import EventBus
 from jarvis_tui.core.clock import SYSTEM_CLOCK, Clock
-from jarvis_tui.core.events import (
-    ErrorRaised,
-    Event,
-    EventBus,
-    NodeStatusChanged,
-    RequestFinished,
-    RequestStarted,
-    TokenDelta,
-)
 from jarvis_tui.core.text import one_line
 from jarvis_tui.paths import styles_dir
-from jarvis_tui.ui.bench_proposal import (
-    ProposalApplied,
-    ProposalFailed,
-    ProposalReady,
-    apply_live,
-    cannot_apply_reason,
-    write_proposal,
-)
 from jarvis_tui.ui.bridge import FRAME_S, BusPump
 from jarvis_tui.ui.cells import Numbers
 from jarvis_tui.ui.chat_pane import ChatPane, PromptInput, answer_label
-from jarvis_tui.ui.commands import JarvisCommands, PaletteCommand
 from jarvis_tui.ui.consensus_pane import ConsensusPane
 from jarvis_tui.ui.gpu_pane import GpuPane
 from jarvis_tui.ui.key_bar import KeyBar
@@ -72,6 +55,20 @@ from jarvis_tui.ui.positions_pane import PositionsPane, PositionsTable, SignalsT
 from jarvis_tui.ui.services import ALL_SERVICES, CockpitServices
 from jarvis_tui.ui.status_bar import StatusBar
 from jarvis_tui.ui.tab_strip import TabStrip
+
+if TYPE_CHECKING:  # the event classes, the palette and the benchmark proposal are imported after the first frame
+    from textual.command import Provider
+
+    from jarvis_tui.core.events import (
+        ErrorRaised,
+        Event,
+        NodeStatusChanged,
+        RequestFinished,
+        RequestStarted,
+        TokenDelta,
+    )
+    from jarvis_tui.ui.bench_proposal import ProposalApplied, ProposalFailed, ProposalReady
+    from jarvis_tui.ui.commands import PaletteCommand
 
 PANES: tuple[tuple[str, str], ...] = (
     ("chat", "Chat"), ("nodes", "Nodes"), ("gpu", "GPU"), ("consensus", "Consensus"), ("positions", "Positions"),
@@ -122,6 +119,13 @@ def _optional_event_types() -> dict[str, tuple[type[Event], ...]]:
     return found
 
 
+def _jarvis_commands() -> type[Provider]:
+    """The palette's provider, loaded when the palette first opens (Textual calls this)."""
+    from jarvis_tui.ui.commands import JarvisCommands
+
+    return JarvisCommands
+
+
 class CockpitScreen(Screen[Any]):
     """The cockpit's main screen.
 
@@ -150,7 +154,7 @@ class JarvisApp(App[int]):
     TITLE = "jarvis"
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
     VERTICAL_BREAKPOINTS = [(0, "-short"), (34, "-tall")]
-    COMMANDS = App.COMMANDS | {JarvisCommands}
+    COMMANDS = App.COMMANDS | {_jarvis_commands}
     ENABLE_COMMAND_PALETTE = True
 
     BINDINGS = [
@@ -262,6 +266,8 @@ class JarvisApp(App[int]):
     # ------------------------------------------------------------------ core lifecycle
 
     def _start_pumps(self) -> None:
+        from jarvis_tui.core.events import ErrorRaised, NodeStatusChanged, RequestFinished, RequestStarted, TokenDelta
+
         groups: list[tuple[str, tuple[type[Event], ...], tuple[type[Event], ...]]] = []
         optional = _optional_event_types()
         # Request lifecycle, node status and the commander share one subscription: a synthesis or an answer's
@@ -914,6 +920,8 @@ class JarvisApp(App[int]):
         self.run_worker(self._benchmark(), name="bench", group="action", exit_on_error=False)
 
     async def _benchmark(self) -> None:
+        from jarvis_tui.ui.bench_proposal import ProposalReady
+
         try:
             report = await self.services.commander.bench()
         except Exception as exc:  # noqa: BLE001
@@ -925,7 +933,6 @@ class JarvisApp(App[int]):
 
     # benchmark proposal: shown after a cockpit benchmark, applied to the config file and the live orchestrator
 
-    @on(ProposalReady)
     def on_proposal_ready(self, message: ProposalReady) -> None:
         proposal = message.report.proposal
         self.bench_proposal = proposal if proposal is not None and proposal.has_changes else None
@@ -935,6 +942,7 @@ class JarvisApp(App[int]):
             self.action_apply_bench_proposal()
 
     def action_apply_bench_proposal(self) -> None:
+        from jarvis_tui.ui.bench_proposal import cannot_apply_reason
         from jarvis_tui.ui.screens.proposal_screen import ProposalScreen
 
         proposal = self.bench_proposal
@@ -954,17 +962,19 @@ class JarvisApp(App[int]):
         self.push_screen(ProposalScreen(proposal, config_path=config.path, cannot_apply=reason), chosen)
 
     async def _write_proposal(self, path: Path, proposal: Any) -> None:
+        from jarvis_tui.ui.bench_proposal import write_proposal
+
         self.post_message(await write_proposal(path, proposal))
 
-    @on(ProposalApplied)
     def on_proposal_applied(self, message: ProposalApplied) -> None:
+        from jarvis_tui.ui.bench_proposal import apply_live
+
         weights, routes = apply_live(self.orchestrator, message.proposal) if self.orchestrator is not None else (0, 0)
         if self.bench_proposal is message.proposal:
             self.bench_proposal = None
         self.post_message(ActionDone(f"proposal applied: {weights} weight(s), {routes} route(s) in "
                                      f"{message.config_path}; backup {message.backup.name}"))
 
-    @on(ProposalFailed)
     def on_proposal_failed(self, message: ProposalFailed) -> None:
         self.post_message(ActionDone(one_line(message.message, 300), "error"))
 
@@ -1169,6 +1179,8 @@ class JarvisApp(App[int]):
     # ------------------------------------------------------------------ command palette
 
     def palette_commands(self) -> list[PaletteCommand]:
+        from jarvis_tui.ui.commands import PaletteCommand
+
         commands = [
             PaletteCommand("Ask with consensus", lambda: self.ask_consensus(),
                            "weighted consensus across the consensus route, on the text in the chat input"),

@@ -16,15 +16,21 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
-from jarvis_tui.core.events import Event, EventBus, Subscription, TokenDelta
-from jarvis_tui.ui.messages import EventBatch
+from jarvis_tui.core.bus import EventBus, Subscription
+
+if TYPE_CHECKING:
+    from jarvis_tui.core.events import Event
+    from jarvis_tui.ui.messages import EventBatch
 
 FRAME_S = 0.04
 
 
 def coalesce(events: Iterable[Event], latest_only: tuple[type[Event], ...] = ()) -> list[Event]:
     """Merge runs of TokenDelta per request and keep only the last of each ``latest_only`` type."""
+    from jarvis_tui.core.events import TokenDelta  # the event classes are not needed before the first frame
+
     out: list[Event] = []
     open_delta: dict[str, int] = {}  # request_id -> index in out of its delta being extended
     for event in events:
@@ -69,6 +75,8 @@ class BusPump:
         self.events = 0
 
     async def run(self) -> None:
+        from jarvis_tui.ui.messages import EventBatch
+
         sub = self.subscription
         try:
             while True:

@@ -8,11 +8,12 @@ widgets.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual.message import Message
 
-from jarvis_tui.core.events import Event
+if TYPE_CHECKING:
+    from jarvis_tui.core.events import Event
 
 
 @dataclass
