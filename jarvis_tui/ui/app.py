@@ -39,24 +39,13 @@ from jarvis_tui.ui.chat_pane import ChatPane, PromptInput, answer_label
 from jarvis_tui.ui.consensus_pane import ConsensusPane
 from jarvis_tui.ui.gpu_pane import GpuPane
 from jarvis_tui.ui.key_bar import KeyBar
-from jarvis_tui.ui.messages import (
-    ActionDone,
-    AskCompleted,
-    AskFailed,
-    AskRouted,
-    ConversationLoaded,
-    ConversationsLoaded,
-    CoreFailed,
-    CoreReady,
-    EventBatch,
-)
 from jarvis_tui.ui.nodes_pane import NodesPane, NodesTable
 from jarvis_tui.ui.positions_pane import PositionsPane, PositionsTable, SignalsTable
 from jarvis_tui.ui.services import ALL_SERVICES, CockpitServices
 from jarvis_tui.ui.status_bar import StatusBar
 from jarvis_tui.ui.tab_strip import TabStrip
 
-if TYPE_CHECKING:  # the event classes, the palette and the benchmark proposal are imported after the first frame
+if TYPE_CHECKING:  # the event and message classes, the palette and the proposal are imported after the first frame
     from textual.command import Provider
 
     from jarvis_tui.core.events import (
@@ -69,6 +58,17 @@ if TYPE_CHECKING:  # the event classes, the palette and the benchmark proposal a
     )
     from jarvis_tui.ui.bench_proposal import ProposalApplied, ProposalFailed, ProposalReady
     from jarvis_tui.ui.commands import PaletteCommand
+    from jarvis_tui.ui.messages import (
+        ActionDone,
+        AskCompleted,
+        AskFailed,
+        AskRouted,
+        ConversationLoaded,
+        ConversationsLoaded,
+        CoreFailed,
+        CoreReady,
+        EventBatch,
+    )
 
 PANES: tuple[tuple[str, str], ...] = (
     ("chat", "Chat"), ("nodes", "Nodes"), ("gpu", "GPU"), ("consensus", "Consensus"), ("positions", "Positions"),
@@ -288,6 +288,8 @@ class JarvisApp(App[int]):
 
     async def _start_core(self) -> None:
         """Worker: start (or adopt) the orchestrator and the subsystems, then report with a message."""
+        from jarvis_tui.ui.messages import CoreFailed, CoreReady
+
         orchestrator = self._injected
         try:
             if orchestrator is None:
@@ -624,6 +626,7 @@ class JarvisApp(App[int]):
         the cockpit runs without subsystems) the orchestrator's routing and fallback answer alone.
         """
         from jarvis_tui.core.orchestrator import NoNodeAvailable
+        from jarvis_tui.ui.messages import AskCompleted, AskFailed, AskRouted
 
         orchestrator = self.orchestrator
         commander = self.services.commander if self.services is not None else None
@@ -708,6 +711,8 @@ class JarvisApp(App[int]):
         self.run_worker(self._load_conversations(), group="action", exit_on_error=False)
 
     async def _load_conversations(self) -> None:
+        from jarvis_tui.ui.messages import ConversationsLoaded
+
         conversations = await self.orchestrator.store.conversations()
         self.post_message(ConversationsLoaded(conversations))
 
@@ -733,6 +738,8 @@ class JarvisApp(App[int]):
         self.run_worker(self._load_conversation(conversation_id), group="action", exit_on_error=False)
 
     async def _load_conversation(self, conversation_id: int) -> None:
+        from jarvis_tui.ui.messages import ConversationLoaded
+
         messages = await self.orchestrator.store.messages(conversation_id)
         self.post_message(ConversationLoaded(conversation_id, messages))
 
@@ -876,6 +883,8 @@ class JarvisApp(App[int]):
         self.run_worker(self._health_check(), name="health", group="action", exit_on_error=False)
 
     async def _health_check(self) -> None:
+        from jarvis_tui.ui.messages import ActionDone
+
         results = await self.orchestrator.health_check()
         healthy = sum(1 for r in results.values() if r.ok)
         self.post_message(ActionDone(f"health check: {healthy}/{len(results)} nodes up",
@@ -921,6 +930,7 @@ class JarvisApp(App[int]):
 
     async def _benchmark(self) -> None:
         from jarvis_tui.ui.bench_proposal import ProposalReady
+        from jarvis_tui.ui.messages import ActionDone
 
         try:
             report = await self.services.commander.bench()
@@ -968,6 +978,7 @@ class JarvisApp(App[int]):
 
     def on_proposal_applied(self, message: ProposalApplied) -> None:
         from jarvis_tui.ui.bench_proposal import apply_live
+        from jarvis_tui.ui.messages import ActionDone
 
         weights, routes = apply_live(self.orchestrator, message.proposal) if self.orchestrator is not None else (0, 0)
         if self.bench_proposal is message.proposal:
@@ -976,6 +987,8 @@ class JarvisApp(App[int]):
                                      f"{message.config_path}; backup {message.backup.name}"))
 
     def on_proposal_failed(self, message: ProposalFailed) -> None:
+        from jarvis_tui.ui.messages import ActionDone
+
         self.post_message(ActionDone(one_line(message.message, 300), "error"))
 
     @on(PositionsTable.CloseRequested)
@@ -1001,6 +1014,8 @@ class JarvisApp(App[int]):
 
     async def _trading_call(self, failed: str, call: Any, done: Any) -> None:
         """Worker: await one trading call; report ``done(result)`` or ``failed: error`` (never a traceback)."""
+        from jarvis_tui.ui.messages import ActionDone
+
         try:
             result = await call
         except Exception as exc:  # noqa: BLE001 - TradingRefused and exchange errors are shown, not raised
@@ -1138,6 +1153,8 @@ class JarvisApp(App[int]):
         self.status_bar.set(voice=services.voice.status_text)
 
     async def _start_voice_then_press(self) -> None:
+        from jarvis_tui.ui.messages import ActionDone
+
         try:
             ok = await self.services.start_voice(self.orchestrator)
         except Exception as exc:  # noqa: BLE001 - missing packages, no PortAudio...
