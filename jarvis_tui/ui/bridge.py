@@ -70,6 +70,8 @@ class BusPump:
         self.post = post
         self.frame_s = frame_s
         self.latest_only = latest_only
+        from jarvis_tui.core.events import TokenDelta  # pumps start after the first frame
+
         self._bursty = (TokenDelta, *latest_only)  # the kinds worth a frame's wait (see the module docstring)
         self.batches = 0
         self.events = 0
