@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import resource
 import statistics
 import sys
@@ -53,7 +54,10 @@ async def measure(config_path: Path, keys: int, chat: bool = True, frame_s: floa
 
     extra = {} if frame_s is None else {"frame_s": frame_s}
     services = frozenset({"commander", "gpu", "trading"})  # production set; voice is off in a default config
-    app = JarvisApp(load_config(str(config_path)), services=services, **extra)
+    # The garbage collector as `jarvis` runs it (ui/launch.py): paused until the first frame, then the start-up
+    # heap frozen.
+    gc.disable()
+    app = JarvisApp(load_config(str(config_path)), services=services, enable_gc_after_first_paint=True, **extra)
     waiting: dict[str, object] = {}
     original_display = app._display
     frames = {"count": 0, "bytes": 0}
