@@ -14,6 +14,10 @@ keep-alive, one fixed SSE reply: ``--serve PORT``).  The test suite's threaded
 loopback node shares the benchmark's GIL and tops out near 250 requests/s on
 this machine (and resets connections at a concurrency of 50, its listen backlog
 being socketserver's default of 5), so it would measure itself, not the core.
+The run prints the instant node's CPU share (from /proc): 6-11% of one core on the
+2-CPU box at 330-630 requests/s, while the benchmark process runs at ~100% of one
+core.  The ceiling is the client side's CPU per request (the node client, httpx and
+the pool under it), not the fake server; nodes/pool.py has what came out of that.
 
 Variants: ``client`` (the bare node client), ``dispatch`` (metrics, breaker, events,
 request row), ``ask`` (routing + fallback loop, ``persist=False``), ``ask+store``
@@ -28,8 +32,9 @@ and the run ends by checking that every exchange they reported is in the databas
                                                [--variants client,ask+store,commander]
 
 The orchestrator writes its per-request rows in batches (every 50 ms), the store
-group-commits concurrent writes (one transaction and one commit per batch), and
-the clients read each body to its end so pooled connections are reused; all three
+group-commits concurrent writes (one transaction and one commit per batch), the
+clients read each body to its end so pooled connections are reused, and the shared
+pool runs on plain asyncio sockets with linear bookkeeping (nodes/pool.py); all
 came out of this benchmark (see docs/benchmarks.md).
 """
 
@@ -208,6 +213,7 @@ async def main() -> None:
                 commits_before = store.commits
                 for call in calls.values():  # warm the pool and the code paths
                     await latencies(call, 20)
+                server_cpu, started = _cpu_seconds(server.pid), time.perf_counter()
                 rps: dict[str, list[float]] = {k: [] for k in calls}
                 lat: dict[str, list[float]] = {k: [] for k in calls}
                 failed: dict[str, str] = {}
@@ -219,6 +225,8 @@ async def main() -> None:
                             except Exception as exc:  # noqa: BLE001 - reported in the table
                                 failed[name] = f"{type(exc).__name__}: {exc}"
                         lat[name].extend(await latencies(call, args.sequential))
+                server_cpu = (_cpu_seconds(server.pid) - server_cpu, time.perf_counter() - started) \
+                    if server_cpu is not None else None
                 stored = await _message_count(store) - messages_before
                 commits = store.commits - commits_before
     finally:
@@ -235,6 +243,10 @@ async def main() -> None:
         tput = f"fails: {failed[name][:90]}" if name in failed else f"{statistics.median(rps[name]):.0f}"
         print(f"| {name} | {tput} | {median:.2f} ms | "
               f"{'-' if name in ('client', 'store') else f'{median - base:+.2f} ms'} |")
+    if server_cpu is not None:
+        cpu, wall = server_cpu
+        print(f"instant node process: {cpu:.1f} s of CPU in {wall:.1f} s ({cpu / wall:.0%} of one core): "
+              f"not the bottleneck unless near 100%")
     expected = 2 * sum(counts[name] for name in STORING if name in counts)
     print(f"stored: {stored} messages for {expected // 2} reported exchanges "
           f"({'all there' if stored == expected else 'MISMATCH'}); {commits} group commits")
@@ -246,6 +258,15 @@ async def main() -> None:
         verdict = "met" if tput >= TARGET_RPS and over <= TARGET_OVERHEAD_MS else "MISSED"
         print(f"target {name}: >= {TARGET_RPS} req/s and <= {TARGET_OVERHEAD_MS:g} ms overhead: {verdict} "
               f"({tput:.0f} req/s, {tput / client_rps:.0%} of the client's)")
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    """User + system CPU of a process so far (Linux /proc; None elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def _message_count(store) -> int:

@@ -55,3 +55,28 @@ async def test_sse_parser_handles_names_comments_multiline_and_unterminated_tail
             events = [(e.event, e.data) async for e in iter_sse(response)]
     assert events == [("message.delta", "{\"a\":\n1}"), ("message", "first\nsecond"),
                       ("message", "tail-without-blank-line")]
+
+
+async def _events(chunks: list[bytes]) -> list[tuple[str, str]]:
+    class Chunked(httpx.AsyncByteStream):
+        async def __aiter__(self):
+            for chunk in chunks:
+                yield chunk
+
+    response = httpx.Response(200, stream=Chunked(), headers={"content-type": "text/event-stream"})
+    return [(e.event, e.data) async for e in iter_sse(response)]
+
+
+async def test_sse_parser_gives_the_same_events_however_the_body_is_chunked() -> None:
+    # The parser splits lines on bytes: a CRLF, a CR-only line end or a UTF-8 character cut between
+    # two chunks must not change the events (nor a CR taken for a blank line).
+    body = ("event: a\r\ndata: é1\r\n\r\n: comment\rdata: 2\r\rdata: x\ndata:y\n\n"
+            "event: last\ndata: ☃ tail").encode()
+    expected = [("a", "é1"), ("message", "2"), ("message", "x\ny"), ("last", "☃ tail")]
+    assert await _events([body]) == expected
+    for i in range(1, len(body)):
+        for j in range(i, len(body), 7):
+            assert await _events([body[:i], body[i:j], body[j:]]) == expected, (i, j)
+    assert await _events([b"data: 1\r", b"\n", b"\r\n"]) == [("message", "1")]
+    assert await _events([b"data: 1\r"]) == [("message", "1")]
+    assert await _events([]) == []
