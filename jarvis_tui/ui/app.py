@@ -573,7 +573,9 @@ class JarvisApp(App[int]):
         if self._shutting_down or not self.is_running or orchestrator is None or not getattr(orchestrator, "nodes", None):
             return
         panes = self.query(NodesPane)
-        if not panes:
+        # A pane being removed is still queryable while Textual prunes it children first: its table is detached
+        # and has lost its component styles before the pane goes (KeyError 'nodes--up' in one CI run).
+        if not panes or not panes.first().table.is_attached:
             return
         rows = orchestrator.node_rows()
         cooling = any((r.get("cooldown_s") or 0) > 0 for r in rows)

@@ -358,6 +358,24 @@ async def test_node_refresh_during_teardown_is_a_no_op(cluster):
         assert app.is_running and app._exception is None
 
 
+async def test_node_refresh_while_the_pane_is_pruned_is_a_no_op(cluster):
+    """Textual prunes a removed pane's children first: the timer can tick while the pane is still queryable and
+    its table is already detached, without component styles (KeyError 'nodes--up' in one CI run)."""
+    from jarvis_tui.ui.nodes_pane import NodesPane
+
+    config, _ = cluster(count=1)
+    app = JarvisApp(config, services=frozenset())
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        pane = app.query_one(NodesPane)
+        await pane.table.remove()  # the state mid-prune: pane present, table gone
+        assert app.query(NodesPane)
+        app._nodes_dirty = True
+        app._refresh_nodes()
+        await pilot.pause(0.6)
+        assert app.is_running and app._exception is None
+
+
 async def test_node_refresh_while_textual_shuts_down_is_a_no_op(cluster, monkeypatch):
     """Textual's _shutdown clears is_running, then closes the screens (the table loses its component styles:
     KeyError 'nodes--up' in one CI-like run) before the app's own shutdown stops the timer."""
