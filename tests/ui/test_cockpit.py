@@ -7,7 +7,7 @@ import re
 import pytest
 from textual import events
 
-from jarvis_tui.ui.app import PANE_IDS, JarvisApp
+from jarvis_tui.ui.app import ACTIVE_TITLE_STYLE, PANE_IDS, JarvisApp
 from jarvis_tui.ui.chat_pane import AnswerEntry, UserEntry
 from jarvis_tui.ui.key_bar import KeyBar
 from jarvis_tui.ui.tab_strip import TabStrip
@@ -139,6 +139,36 @@ def test_active_class_styles_only_the_pane_itself():
             for i, part in enumerate(parts):
                 if ".pane" in part and "-active" in part:
                     assert i == len(parts) - 1, f"descendant styled through .pane.-active: {selector.strip()}"
+
+
+async def test_pane_switch_repaints_the_panes_not_their_contents(cluster):
+    """Moving ``-active`` repaints the two panes' borders and titles only.  A colour rule under ``.pane.-active``
+    (``border-title-color`` was one) makes Textual repaint each pane's whole subtree on every switch."""
+    config, _ = cluster(count=1)
+    app = JarvisApp(config, services=frozenset())
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        app.set_focus(None)
+        await pilot.press("3")
+        await pilot.pause()
+        gpu = app.query_one("#gpu")
+        contents = list(gpu.query("*"))
+        assert contents
+        repainted: list[str] = []
+        for widget in contents:  # render() runs when a widget's cached lines were dropped
+            def render(widget=widget, original=widget.render):  # type: ignore[no-untyped-def]
+                repainted.append(repr(widget))
+                return original()
+            widget.render = render  # type: ignore[method-assign]
+        gpu.refresh()  # the control: a repaint of the pane itself keeps its contents' lines
+        await pilot.pause()
+        app.set_focus(None)
+        await pilot.press("4")
+        await pilot.pause()
+        assert app.active_pane == "consensus" and not gpu.has_class("-active")
+        consensus_title = app.query_one("#consensus").border_title
+        assert gpu.border_title == "3 GPU" and consensus_title == f"[{ACTIVE_TITLE_STYLE}]4 Consensus[/{ACTIVE_TITLE_STYLE}]"
+        assert repainted == []
 
 
 async def test_key_bar_click_presses_the_key(cluster):
