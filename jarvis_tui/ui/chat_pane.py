@@ -13,6 +13,7 @@ click.  Labels are built as ``Text`` objects, never parsed as markup.
 from __future__ import annotations
 
 import asyncio
+import re
 from functools import cache
 from typing import Any
 
@@ -34,6 +35,18 @@ HISTORY_LIMIT = 200
 # relayouts the chat log and repaints it; at the bus frame (40 ms) that cost most of the cockpit's CPU under
 # a fast stream and delayed keypresses behind it (docs/benchmarks.md).  10 updates a second still reads as live.
 STREAM_FLUSH_S = 0.1
+# A streaming answer is split into Markdown widgets ("chunks") of about this many blocks.  Each hand-over lays
+# the screen out again, and Textual re-measures every block of a Markdown widget whose height changed: in one
+# widget a long answer costs more per hand-over the longer it gets (36 paragraphs: ~15 ms of reflow).  A chunk
+# that no longer grows keeps its size, so its blocks' measurements stay cached; only the last chunk is redone.
+CHUNK_BLOCKS = 8
+# A chunk starts with a paragraph: a line that starts with a letter, or with digits that do not make an ordered
+# list item ("2024 was").  Anything else could continue the block before it even after a blank line (an
+# indented paragraph of a list item, a list item, a table row, a quote), or has a top margin (heading, code
+# block, quote) that Textual collapses with the paragraph's bottom margin inside one Markdown widget but not
+# across two.  The first characters decide, so a chunk can start while its first line is still streaming.
+_PARAGRAPH = re.compile(r"[^\W\d_]|\d+[^\d.)]")
+_FENCE = re.compile(r" {0,3}(```|~~~)")
 
 
 class PromptInput(TextArea):
@@ -141,7 +154,38 @@ def chat_markdown_class() -> type[Any]:
     from textual.widgets import Markdown
 
     blocks = {name: type(block.__name__, (OneLayoutPerChange, block), {}) for name, block in Markdown.BLOCKS.items()}
-    return type("ChatMarkdown", (OneLayoutPerChange, Markdown), {"BLOCKS": blocks})
+    return type("ChatMarkdown", (SealableHeight, OneLayoutPerChange, Markdown), {"BLOCKS": blocks})
+
+
+class SealableHeight:
+    """A container whose height, once ``seal()``-ed, is measured once per width.
+
+    Textual measures a container whose children all have dynamic heights by arranging them in its parent's
+    height, so when an answer grows by a line every finished chunk of it was re-arranged and all its blocks
+    re-measured, though nothing in them changed.  A sealed chunk no longer changes; a restyle (a theme, a CSS
+    reload) drops the measurement.
+    """
+
+    _sealed = False
+    _sealed_heights: dict[int, int]
+
+    def seal(self) -> None:
+        self._sealed = True
+        self._sealed_heights = {}
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        if not self._sealed:
+            return super().get_content_height(container, viewport, width)  # type: ignore[misc,no-any-return]
+        height = self._sealed_heights.get(width)
+        if height is None:
+            height = self._sealed_heights[width] = super().get_content_height(  # type: ignore[misc]
+                container, viewport, width)
+        return height
+
+    def notify_style_update(self) -> None:
+        if self._sealed:
+            self._sealed_heights = {}
+        super().notify_style_update()  # type: ignore[misc]
 
 
 class UserEntry(OneLayoutPerChange, Static):
@@ -161,7 +205,9 @@ class AnswerEntry(OneLayoutPerChange, Vertical):
         self.label = Static(label or Text("…"), markup=False, classes="chat-label")
         self._markdown = chat_markdown_class()
         self.body = self._markdown(self._initial, open_links=False, classes="chat-body")
-        self.stream: Any = None  # MarkdownStream while an answer streams
+        self.chunks: list[Any] = [self.body]  # Markdown widgets of this answer, in order (see CHUNK_BLOCKS)
+        self._chunk_source = ""  # the text handed to the last chunk
+        self.stream: Any = None  # MarkdownStream of the last chunk while an answer streams
         self.request_id: str | None = None
         self.streamed: list[str] = []
         self.notes: list[str] = []  # fallback history: "M2 refused"
@@ -181,7 +227,7 @@ class AnswerEntry(OneLayoutPerChange, Vertical):
         self._unflushed.clear()  # the failed attempt's tail: the body is reset anyway
         await self._close_stream()
         if self.streamed:
-            await self.body.update("")
+            await self._show("")
         self.streamed = []
         self.request_id = request_id
         label = Text()
@@ -212,13 +258,60 @@ class AnswerEntry(OneLayoutPerChange, Vertical):
             return
         text = "".join(self._unflushed)
         self._unflushed.clear()
-        if self.stream is None:
-            self.stream = self._markdown.get_stream(self.body)
-        await self.stream.write(text)
+        split = self._chunk_boundary(text) if len(self.chunks[-1].children) >= CHUNK_BLOCKS else None
+        if split is not None:  # the last chunk is full: its text ends at a block boundary inside `text`
+            if split:
+                await self._write(text[:split])
+            await self._close_stream()
+            self.chunks[-1].seal()
+            chunk = self._markdown("", open_links=False, classes="chat-body")
+            self.chunks.append(chunk)
+            self._chunk_source = ""
+            await self.mount(chunk)
+            text = text[split:]
+        await self._write(text)
         for ancestor in self.ancestors:
             if isinstance(ancestor, ChatPane):
                 ancestor.follow()
                 break
+
+    async def _write(self, text: str) -> None:
+        if self.stream is None:
+            self.stream = self._markdown.get_stream(self.chunks[-1])
+        self._chunk_source += text
+        await self.stream.write(text)
+
+    def _chunk_boundary(self, text: str) -> int | None:
+        """Where in ``text`` the last chunk can end, or ``None``: before a line that follows a blank line outside
+        a fenced code block and starts a paragraph (see ``_PARAGRAPH``).  A chunk is parsed alone,
+        so what it starts with must not depend on the blocks before it, and it must look as it would in one
+        Markdown widget."""
+        start = len(self._chunk_source)
+        combined = self._chunk_source + text
+        fenced = False
+        offset = 0
+        previous_blank = False
+        for line in combined.split("\n"):
+            if offset >= start and previous_blank and not fenced and _PARAGRAPH.match(line):
+                return offset - start
+            if _FENCE.match(line):
+                fenced = not fenced
+            previous_blank = not line.strip()
+            offset += len(line) + 1
+        return None
+
+    @property
+    def source(self) -> str:
+        """The Markdown source of the whole answer, across its chunks."""
+        return "".join(chunk.source for chunk in self.chunks)
+
+    async def _show(self, text: str) -> None:
+        """Show ``text`` as the whole answer, in one Markdown widget."""
+        for chunk in self.chunks[1:]:
+            await chunk.remove()
+        self.chunks = [self.body]
+        self._chunk_source = text
+        await self.body.update(text)
 
     def attempt_failed(self, node: str, outcome: str) -> None:
         self.notes.append(f"{node} {outcome}")
@@ -229,7 +322,7 @@ class AnswerEntry(OneLayoutPerChange, Vertical):
         await self._close_stream()
         final = safe_block(text)
         if final and "".join(self.streamed) != final:
-            await self.body.update(final)  # deltas were lost or never streamed: show the stored answer
+            await self._show(final)  # deltas were lost or never streamed: show the stored answer
         self.streamed = [final]
         self.remove_class("-pending")
         self.label.update(answer_label(self.numbers, node, model, latency_ms, tokens_out, tokens_per_s,

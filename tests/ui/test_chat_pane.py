@@ -1,5 +1,5 @@
-"""The chat pane's Markdown streaming: closing a stream must never end the app's message loop, and streamed
-text costs one layout per hand-over."""
+"""The chat pane's Markdown streaming: closing a stream must never end the app's message loop, streamed text
+costs one layout per hand-over, and a long answer streams in chunks that look like one Markdown widget."""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ from textual.app import App, ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Markdown
 
+from jarvis_tui.paths import styles_dir
+from jarvis_tui.ui import chat_pane
 from jarvis_tui.ui.cells import Numbers
-from jarvis_tui.ui.chat_pane import ChatPane, stop_markdown_stream
+from jarvis_tui.ui.chat_pane import AnswerEntry, ChatLog, ChatPane, stop_markdown_stream
 
 
 class OneMarkdown(App[None]):
@@ -117,3 +119,110 @@ async def test_the_chat_lays_the_screen_out_once_per_hand_over_of_streamed_text(
         await entry._flush()
 
     assert await _layouts_per_hand_over(OneChat(), hand_over) <= 1.5  # the first one also mounts the answer
+
+
+# A long answer with every kind of block: chunks may only start before a paragraph (see chat_pane._PARAGRAPH).
+LONG_ANSWER = "".join(
+    f"Paragraph {i}: some words that wrap at narrow widths, and more words after them.\n\n"
+    + ("## A heading\n\n" if i % 6 == 0 else "")
+    + ("- item a\n- item b\n\n  an indented paragraph of item b\n\n" if i % 3 == 0 else "")
+    + ("```python\nx = 1\n\ny = 2\n```\n\n" if i % 4 == 1 else "")
+    + ("1. one\n\n2. two\n\n" if i % 5 == 2 else "")
+    + ("| a | b |\n|---|---|\n| 1 | 2 |\n\n" if i % 7 == 3 else "")
+    + ("> quoted\n\n" if i % 8 == 4 else "")
+    + ("Écrire en français aussi.\n\n" if i % 9 == 5 else "")
+    for i in range(30)) + "The end."
+
+
+class TallChat(App[None]):
+    CSS_PATH = str(styles_dir() / "jarvis.tcss")
+
+    def compose(self) -> ComposeResult:
+        yield ChatLog(id="chat-log")
+
+
+async def _answer_lines(streamed: bool) -> tuple[list[str], AnswerEntry]:
+    app = TallChat()
+    async with app.run_test(size=(90, 420)) as pilot:
+        entry = AnswerEntry(Numbers(), "" if streamed else LONG_ANSWER)
+        await app.query_one(ChatLog).mount(entry)
+        if streamed:
+            await entry.begin("r1", "M1", "model")
+            for start in range(0, len(LONG_ANSWER), 7):  # token-sized fragments, handed over every 10
+                await entry.write(LONG_ANSWER[start:start + 7])
+                if start % 70 == 0:
+                    await entry._flush()
+                    await pilot.pause()
+            await entry.finish(node="M1", model="model", latency_ms=1.0, tokens_out=1, tokens_per_s=1.0,
+                               text=LONG_ANSWER)
+        await pilot.pause()
+        await pilot.pause()
+        lines = [strip.text.rstrip() for strip in app.screen._compositor.render_strips()]
+        return lines[2:], entry  # below the label
+
+
+async def test_a_long_streamed_answer_is_chunked_and_looks_as_if_it_were_one_markdown():
+    stored, single = await _answer_lines(streamed=False)
+    streamed, chunked = await _answer_lines(streamed=True)
+    assert len(single.chunks) == 1 and len(chunked.chunks) >= 3
+    assert chunked.source == single.source == LONG_ANSWER
+    for chunk in chunked.chunks[1:]:
+        assert chunk.source.startswith(("Paragraph", "Écrire", "The end")), chunk.source[:40]
+    assert "Paragraph 29" in "\n".join(stored)
+    assert streamed == stored
+
+
+@pytest.mark.parametrize(("source", "text", "split"), [
+    ("Para one.\n\n", "Next para.\n", 0),
+    ("Para one.\n", "\nNext para.\n", 1),
+    ("Para one.\n\n", "Next par", 0),  # a letter starts a paragraph, whatever follows
+    ("Para one.\n\n", "20", None),  # digits: "2024 was" or "20. an item", not known yet
+    ("Para one.\n\n", "20 items", 0),
+    ("Para one.\n\n", "\n\nNext", 2),
+    ("```\ncode\n\n", "not a paragraph yet\n", None),  # inside a fenced code block
+    ("```\ncode\n```\n\n", "After the fence.\n", 0),
+    ("- item\n\n", "  indented: continues the item\n", None),
+    ("Para.\n\n", "2. an ordered item\n", None),
+    ("Para.\n\n", "# heading\n", None),
+    ("Para.\n\n", "| a | b |\n", None),
+    ("Para.\n\n", "> quote\n", None),
+    ("Para.\n\n", "Élan, in French.\n", 0),
+    ("Para.\n\n", "2024 was a year.\n", 0),
+])
+def test_where_a_chunk_may_end(source: str, text: str, split: int | None) -> None:
+    entry = AnswerEntry(Numbers())
+    entry._chunk_source = source
+    assert entry._chunk_boundary(text) == split
+
+
+async def test_a_hand_over_does_not_remeasure_the_blocks_of_earlier_chunks(monkeypatch):
+    """Textual re-measures every block of a Markdown widget whose height changed; blocks in a finished chunk
+    keep their size.  The control (one chunk for the whole answer) re-measures them on every hand-over."""
+
+    async def measured_per_hand_over(chunk_blocks: int) -> float:
+        monkeypatch.setattr(chat_pane, "CHUNK_BLOCKS", chunk_blocks)
+        app = OneChat()
+        async with app.run_test(size=(80, 24)) as pilot:
+            entry = await app.query_one(ChatPane).add_pending_answer()
+            await entry.begin("r1", "M1", "model")
+            for i in range(12):
+                await entry.write(f"Paragraph {i} of the answer, long enough to wrap on two lines at 80 columns.\n\n")
+                await entry._flush()
+                await pilot.pause(0.02)
+            first_blocks = list(entry.chunks[0].children)[:4]
+            calls = 0
+            for block in first_blocks:
+                def counting(*args, original=block.get_content_height):  # type: ignore[no-untyped-def]
+                    nonlocal calls
+                    calls += 1
+                    return original(*args)
+                block.get_content_height = counting  # type: ignore[method-assign]
+            hand_overs = 5
+            for i in range(hand_overs):
+                await entry.write(f"More text {i} that grows the last paragraph. " * 3)
+                await entry._flush()
+                await pilot.pause(0.02)
+            return calls / hand_overs
+
+    assert await measured_per_hand_over(10**6) >= 1  # one chunk: the control
+    assert await measured_per_hand_over(4) == 0
