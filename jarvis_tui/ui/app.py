@@ -141,6 +141,11 @@ def pane_title(pane_id: str, *, active: bool) -> str | Content:
     return Content.styled(title, ACTIVE_TITLE_STYLE) if active else title
 
 
+# How long after a key its frame goes first (JarvisApp.input_waiting): the key is handled and drawn well
+# within it, even behind a frame of streamed text already under way.
+INPUT_FIRST_S = 0.05
+
+
 class CockpitScreen(Screen[Any]):
     """The cockpit's main screen.
 
@@ -152,6 +157,19 @@ class CockpitScreen(Screen[Any]):
 
     focused: Reactive[Widget | None] = Reactive(None, repaint=False)
     _resumed_before = False
+
+    async def _on_idle(self, event: Any) -> None:
+        """Just after a key, draw a changed screen now (Screen's own handler runs after this one).
+
+        Textual draws a changed screen at the next tick of a 60 fps timer, and after an idle spell that tick
+        comes 17-33 ms later (its grid skips ahead past the tick it missed): a key handled in 3 ms waited
+        another 13-25 ms for its frame.  Other changes keep the timer's pace.
+        """
+        app = self.app
+        input_waiting = getattr(app, "input_waiting", None)
+        if input_waiting is not None and input_waiting() and self.is_current and not app._batch_count and (
+                self._layout_required or self._scroll_required or self._repaint_required or self._dirty_widgets):
+            self._on_timer_update()
 
     def _on_screen_resume(self, event: Any) -> None:
         """First resume: skip Textual's restyle of the whole screen (Screen's own handler runs after this one).
@@ -218,6 +236,7 @@ class JarvisApp(App[int]):
         self._nodes_dirty = True
         self._shutting_down = False
         self._nodes_timer: Timer | None = None
+        self._last_key_at = float("-inf")  # time.monotonic() of the last key (input_waiting)
         self.voice_reported: set[str] = set()
         self.thermal_alerts: dict[str, str] = {}
         self.started_at = time.perf_counter()
@@ -392,6 +411,21 @@ class JarvisApp(App[int]):
         self.workers.cancel_all()
 
     # ------------------------------------------------------------------ bus events
+
+    async def on_event(self, event: Any) -> None:
+        if type(event).__name__ == "Key":
+            self._last_key_at = time.monotonic()
+        await super().on_event(event)
+
+    def input_waiting(self) -> bool:
+        """A key came in the last ``INPUT_FIRST_S``: its frame goes first.
+
+        Until then streamed text is held back (``AnswerEntry``) and the screen is drawn as soon as it is idle,
+        not at the next tick of Textual's frame timer (``CockpitScreen``).  A hand-over of streamed text lays
+        the screen out and repaints the chat, 20-40 ms on a small machine, and a key handled in the same frame
+        waited for all of it; deferring the text by a frame costs the stream nothing visible.
+        """
+        return time.monotonic() - self._last_key_at < INPUT_FIRST_S
 
     async def on_event_batch(self, batch: EventBatch) -> None:
         for event in batch.events:
@@ -792,7 +826,7 @@ class JarvisApp(App[int]):
         self._mark_active(pane_id)
         target = self._focus_target(pane_id)
         if target is not None:
-            target.focus()
+            target.focus(scroll_visible=False)  # the panes fit the screen: scrolling to one only costs a layout
 
     def _mark_active(self, pane_id: str) -> None:
         """Move the ``-active`` class to ``pane_id``.

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from functools import cache
 from typing import Any
 
@@ -35,6 +36,8 @@ HISTORY_LIMIT = 200
 # relayouts the chat log and repaints it; at the bus frame (40 ms) that cost most of the cockpit's CPU under
 # a fast stream and delayed keypresses behind it (docs/benchmarks.md).  10 updates a second still reads as live.
 STREAM_FLUSH_S = 0.1
+# How soon a hand-over held back for a key's frame is tried again.
+INPUT_RETRY_S = 0.01
 # A streaming answer is split into Markdown widgets ("chunks") of about this many blocks.  Each hand-over lays
 # the screen out again, and Textual re-measures every block of a Markdown widget whose height changed: in one
 # widget a long answer costs more per hand-over the longer it gets (36 paragraphs: ~15 ms of reflow).  A chunk
@@ -213,6 +216,7 @@ class AnswerEntry(OneLayoutPerChange, Vertical):
         self.notes: list[str] = []  # fallback history: "M2 refused"
         self._unflushed: list[str] = []  # streamed text not yet handed to the Markdown stream
         self._flush_timer: Any = None
+        self._flushed_at = float("-inf")  # time.monotonic() of the last hand-over
 
     def compose(self) -> ComposeResult:
         yield self.label
@@ -250,12 +254,19 @@ class AnswerEntry(OneLayoutPerChange, Vertical):
         if self._flush_timer is None:
             self._flush_timer = self.set_timer(STREAM_FLUSH_S, self._flush)
 
-    async def _flush(self) -> None:
+    async def _flush(self, *, defer: bool = True) -> None:
         if self._flush_timer is not None:
             self._flush_timer.stop()
             self._flush_timer = None
         if not self._unflushed:
             return
+        input_waiting = getattr(self.app, "input_waiting", None)
+        now = time.monotonic()
+        if defer and input_waiting is not None and input_waiting() and now - self._flushed_at < STREAM_FLUSH_S * 2:
+            # A key's frame first (JarvisApp.input_waiting); under key repeat the text still goes every 200 ms.
+            self._flush_timer = self.set_timer(INPUT_RETRY_S, self._flush)
+            return
+        self._flushed_at = now
         text = "".join(self._unflushed)
         self._unflushed.clear()
         split = self._chunk_boundary(text) if len(self.chunks[-1].children) >= CHUNK_BLOCKS else None
@@ -335,7 +346,7 @@ class AnswerEntry(OneLayoutPerChange, Vertical):
         self.label.update(plain(message, 400))
 
     async def _close_stream(self) -> None:
-        await self._flush()
+        await self._flush(defer=False)
         if self.stream is not None:
             stream, self.stream = self.stream, None
             await stop_markdown_stream(stream)
