@@ -6,7 +6,10 @@ the moment the last pane title appears in the terminal output ("5 Positions" for
 noise hits both alike; run 0 of each warms the page and bytecode caches and is
 discarded (see ``cockpit_rig.bench_env``).  Target: <= 1.3x.
 
-    .venv/bin/python bench/first_paint.py [--runs 7]
+    .venv/bin/python bench/first_paint.py [--runs 7] [--compare DIR]
+
+``--compare DIR`` also starts `jarvis` from another checkout (``DIR`` on PYTHONPATH, e.g. a ``git archive`` of
+the code before a change), in the same runs, so a change is judged against its own baseline on the same load.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from cockpit_rig import PYTHON, ROOT, LoopbackCluster, PtyProcess, baseline_scri
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--compare", metavar="DIR", help="also run `jarvis` from this source tree (PYTHONPATH=DIR)")
     args = parser.parse_args()
     folder = temp_folder()
     cluster = LoopbackCluster()
@@ -32,27 +36,49 @@ def main() -> int:
     env = bench_env(folder)
     jarvis = [str(ROOT / ".venv/bin/jarvis"), "--config", str(config)]
     baseline = [PYTHON, str(baseline_script(folder))]
-    times: dict[str, list[float]] = {"jarvis": [], "baseline": []}
+    # The console script's editable install may point at another checkout: this tree's code is the one measured.
+    own = dict(env, PYTHONPATH=str(ROOT))
+    apps = [("baseline", baseline, b"pane-5", env), ("jarvis", jarvis, b"5 Positions", own)]
+    if args.compare:
+        other = dict(env, PYTHONPATH=str(Path(args.compare).resolve()))
+        apps.append(("compare", jarvis, b"5 Positions", other))
+    times: dict[str, list[float]] = {name: [] for name, *_ in apps}
+    cpu: dict[str, list[float]] = {name: [] for name, *_ in apps}
     try:
         for run in range(args.runs + 1):  # run 0 warms the page cache and is discarded
-            for name, argv, marker in (("baseline", baseline, b"pane-5"), ("jarvis", jarvis, b"5 Positions")):
-                proc = PtyProcess(argv, env)
+            for name, argv, marker, app_env in apps:
+                proc = PtyProcess(argv, app_env)
                 try:
                     elapsed = proc.wait_for(marker)
+                    cpu_s = proc.cpu_s()
                 finally:
                     proc.stop()
                 if run:
                     times[name].append(elapsed)
+                    cpu[name].append(cpu_s)
     finally:
         cluster.close()
     j, b = statistics.median(times["jarvis"]), statistics.median(times["baseline"])
     print(f"first paint, median of {args.runs}: jarvis {j * 1000:.0f} ms, minimal 5-pane app {b * 1000:.0f} ms, "
           f"ratio {j / b:.2f}x (target <= 1.3x)")
-    for name in ("jarvis", "baseline"):
+    for name in times:
         runs = sorted(round(t * 1000) for t in times[name])
         print(f"{name} runs ms (sorted): {runs}, range {runs[0]}-{runs[-1]}")
-    ratios = sorted(j_run / b_run for j_run, b_run in zip(times["jarvis"], times["baseline"], strict=True))
-    print(f"per-run ratios (same run): median {statistics.median(ratios):.2f}x, range {ratios[0]:.2f}-{ratios[-1]:.2f}x")
+    for name in times.keys() - {"baseline"}:
+        ratios = sorted(j_run / b_run for j_run, b_run in zip(times[name], times["baseline"], strict=True))
+        print(f"{name}: per-run ratios (same run): median {statistics.median(ratios):.2f}x, "
+              f"range {ratios[0]:.2f}-{ratios[-1]:.2f}x")
+    print("CPU time to the first frame (all threads), median ms: "
+          + ", ".join(f"{name} {statistics.median(cpu[name]) * 1000:.0f}" for name in cpu)
+          + f"; jarvis/minimal {statistics.median(cpu['jarvis']) / statistics.median(cpu['baseline']):.2f}x")
+    if args.compare:
+        cpu_gains = sorted((c_run - j_run) * 1000 for j_run, c_run in zip(cpu["jarvis"], cpu["compare"], strict=True))
+        print(f"--compare CPU: this tree uses median {statistics.median(cpu_gains):.0f} ms less per run "
+              f"(range {cpu_gains[0]:.0f} to {cpu_gains[-1]:.0f})")
+        c = statistics.median(times["compare"])
+        gains = sorted((c_run - j_run) * 1000 for j_run, c_run in zip(times["jarvis"], times["compare"], strict=True))
+        print(f"--compare {args.compare}: median {c * 1000:.0f} ms, ratio {c / b:.2f}x; this tree faster by "
+              f"median {statistics.median(gains):.0f} ms per run (range {gains[0]:.0f} to {gains[-1]:.0f})")
     return 0 if j / b <= 1.3 else 1
 
 
