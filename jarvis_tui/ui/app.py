@@ -6,9 +6,10 @@ messages, coalesced per frame; the handlers here own the state and update the
 widgets.  Widgets never call the network: every orchestrator/service call runs
 in a worker started by an action, and reports back with a message.
 
-Layout is in ``styles/jarvis.tcss``.  Wide and tall terminals show all five
-panes in a grid; below 120x34 (breakpoint classes ``-narrow`` / ``-short``) the
-cockpit shows one pane at a time under a tab strip, and 1-5 switch panes.
+Layout is in ``styles/jarvis.tcss`` (GPU cards and modal screens: ``LATER_CSS``).
+Wide and tall terminals show all five panes in a grid; below 120x34 (breakpoint
+classes ``-narrow`` / ``-short``) the cockpit shows one pane at a time under a
+tab strip, and 1-5 switch panes.
 """
 
 from __future__ import annotations
@@ -79,6 +80,11 @@ VOICE_PANES = {"chat": "chat", "nodes": "nodes", "gpu": "gpu", "trading": "posit
                "log": "consensus", "consensus": "consensus"}
 NODE_REFRESH_S = 0.5
 PTT_KEY = "ctrl+t"
+# Styles for what the first frame never shows: the GPU cards (mounted with the first readings, after the core
+# starts) and the modal screens.  They are added to the stylesheet right after the first frame, or before the
+# first screen is pushed if that comes sooner (JarvisApp._add_later_css): parsing them before it cost ~9 ms of
+# the first paint, and no widget on screen then matches them, so nothing is restyled when they come.
+LATER_CSS = ("gpu_cards.tcss", "screens.tcss")
 PANE_GROUP = Binding.Group("Pane", compact=True)
 QUIT_GROUP = Binding.Group("Quit")
 HELP_GROUP = Binding.Group("Help")
@@ -243,6 +249,7 @@ class JarvisApp(App[int]):
         self.first_paint_s: float | None = None
         self._enable_gc_after_first_paint = enable_gc_after_first_paint  # `jarvis` pauses it until then (launch.py)
         self.bench_proposal: Any = None  # the last cockpit benchmark's Proposal, until applied
+        self._later_css_added = False
 
     # ------------------------------------------------------------------ layout
 
@@ -275,6 +282,7 @@ class JarvisApp(App[int]):
     def _after_first_paint(self) -> None:
         if self.first_paint_s is None:
             self.first_paint_s = time.perf_counter() - self.started_at
+        self._add_later_css()
         if self._enable_gc_after_first_paint:
             # What start-up built (modules, classes, widgets, CSS) stays for the whole session: frozen, the
             # collector never walks it again.  Otherwise the first collection walks all of it (~37 ms), and
@@ -284,6 +292,25 @@ class JarvisApp(App[int]):
         # Subscriptions first, so no event of the start-up is missed; then the core.
         self._start_pumps()
         self.run_worker(self._start_core(), name="core-start", group="core", exit_on_error=False)
+        # Parse LATER_CSS now, while the core starts, rather than in the first restyle a key causes.
+        self.call_later(self.stylesheet.parse)
+
+    def _add_later_css(self) -> None:
+        """Add LATER_CSS to the stylesheet; parsed at the next styling, after the sources already there."""
+        if self._later_css_added:
+            return
+        self._later_css_added = True
+        paths = [(styles_dir() / name).resolve() for name in LATER_CSS]
+        for path in paths:
+            # add_source, not Stylesheet.read: read leaves the selector map built for the old rules in place,
+            # so the next node styled would not see the new ones.  Same source key as read (the monitor's).
+            self.stylesheet.add_source(path.read_text("utf-8"), read_from=(str(path), ""))
+        if self.css_monitor is not None:  # `textual run --dev`: reload these too when they change
+            self.css_monitor.add_paths(paths)
+
+    def push_screen(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        self._add_later_css()  # a screen pushed before the first frame's callback still finds its styles
+        return super().push_screen(*args, **kwargs)
 
     @property
     def status_bar(self) -> StatusBar:

@@ -18,6 +18,7 @@ from tests.fakes.loopback_node import Fault
 from tests.ui.pilot_helpers import ask, wait_for, wait_ready
 
 SIZE = (160, 48)
+LATER_CSS_SUFFIXES = ("gpu_cards.tcss", "screens.tcss")
 REPLY = "The answer is **4**.\n\n- first\n- second"
 
 
@@ -132,7 +133,9 @@ def test_active_class_styles_only_the_pane_itself():
     """JarvisApp._mark_active restyles the panes alone; a rule styling a descendant through -active would go stale."""
     from jarvis_tui.paths import styles_dir
 
-    css = re.sub(r"/\*.*?\*/", "", (styles_dir() / "jarvis.tcss").read_text(), flags=re.DOTALL)
+    files = sorted(styles_dir().glob("*.tcss"))
+    assert len(files) >= 3  # jarvis.tcss and the LATER_CSS files
+    css = re.sub(r"/\*.*?\*/", "", "\n".join(path.read_text() for path in files), flags=re.DOTALL)
     for block in re.findall(r"([^{}]+)\{", css):
         for selector in block.split(","):
             parts = selector.split()
@@ -169,6 +172,41 @@ async def test_pane_switch_repaints_the_panes_not_their_contents(cluster):
         consensus_title = app.query_one("#consensus").border_title
         assert gpu.border_title == "3 GPU" and consensus_title == f"[{ACTIVE_TITLE_STYLE}]4 Consensus[/{ACTIVE_TITLE_STYLE}]"
         assert repainted == []
+
+
+async def test_gpu_card_and_modal_styles_arrive_after_the_first_frame(cluster):
+    """LATER_CSS is not parsed for the first frame, yet a modal screen opened afterwards is styled by it."""
+    from jarvis_tui.paths import styles_dir
+    from jarvis_tui.ui.app import LATER_CSS
+
+    config, _ = cluster(count=1)
+    app = JarvisApp(config, services=frozenset())
+    later = {str((styles_dir() / name).resolve()) for name in LATER_CSS}
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        assert app.first_paint_s is not None
+        assert later <= {path for path, _ in app.stylesheet.source}
+        await pilot.press("f1")
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen), what="help screen")
+        box = app.screen.query_one("#help-box")
+        assert box.styles.width is not None and box.styles.width.value == 90  # screens.tcss
+        assert box.region.x > 0  # centred: `align: center middle` on HelpScreen
+
+
+async def test_a_screen_pushed_before_the_first_frame_callback_is_styled(cluster):
+    config, _ = cluster(count=1)
+    app = JarvisApp(config, services=frozenset())
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        app._later_css_added = False  # as if the first frame's callback had not run yet
+        for key in [key for key in app.stylesheet.source if key[0].endswith(LATER_CSS_SUFFIXES)]:
+            del app.stylesheet.source[key]
+        app.stylesheet.parse()
+        app.action_help()
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen) and app.screen.query("#help-box"),
+                       what="help screen")
+        box = app.screen.query_one("#help-box")
+        assert box.styles.width is not None and box.styles.width.value == 90
 
 
 async def test_key_bar_click_presses_the_key(cluster):
