@@ -217,8 +217,15 @@ class JarvisApp(App[int]):
     def __init__(self, config: Any, *, orchestrator: Any = None, live: bool = False, clock: Clock = SYSTEM_CLOCK,
                  services: frozenset[str] = ALL_SERVICES, mask_volatile: bool = False, monitor: bool = True,
                  frame_s: float = FRAME_S, provided_services: dict[str, Any] | None = None,
-                 enable_gc_after_first_paint: bool = False) -> None:
+                 enable_gc_after_first_paint: bool = False, css_cache_dir: Path | None = None) -> None:
         super().__init__()
+        # `jarvis` keeps Textual's parsed CSS between starts (ui/css_cache.py): loaded now, before any parsing.
+        self._css_cache: Any = None
+        if css_cache_dir is not None:
+            from jarvis_tui.ui.css_cache import ParsedCssCache
+
+            self._css_cache = ParsedCssCache(css_cache_dir, self.stylesheet)
+            self._css_cache.load()
         self.config = config
         self.live = live
         self.clock = clock
@@ -282,6 +289,8 @@ class JarvisApp(App[int]):
     def _after_first_paint(self) -> None:
         if self.first_paint_s is None:
             self.first_paint_s = time.perf_counter() - self.started_at
+        if self._css_cache is not None:
+            self._css_cache.save()  # only when this start parsed what the file lacked; before LATER_CSS joins
         self._add_later_css()
         if self._enable_gc_after_first_paint:
             # What start-up built (modules, classes, widgets, CSS) stays for the whole session: frozen, the

@@ -24,7 +24,7 @@ def run_cockpit(args: argparse.Namespace) -> int:
 
 def _run_cockpit(args: argparse.Namespace) -> int:
     from jarvis_tui.cli import EXIT_OK, EXIT_USAGE
-    from jarvis_tui.config import ConfigError, load_config
+    from jarvis_tui.config import ConfigError, load_config, xdg_dir
     from jarvis_tui.core.text import one_line
 
     try:
@@ -38,7 +38,8 @@ def _run_cockpit(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     from jarvis_tui.ui.app import JarvisApp
 
-    app = JarvisApp(config, live=bool(getattr(args, "live", False)), enable_gc_after_first_paint=True)
+    app = JarvisApp(config, live=bool(getattr(args, "live", False)), enable_gc_after_first_paint=True,
+                    css_cache_dir=xdg_dir("CACHE") / "css")
     try:
         code = app.run()
     finally:
