@@ -56,7 +56,7 @@ class ConsensusPane(Vertical):
 
     def on_mount(self) -> None:
         for key, label in VOTE_COLUMNS:
-            self.table.add_column(label, key=key)
+            self.table.add_column(Text(label), key=key)  # Text: a str is parsed as markup (see nodes_pane)
         # The lines under the table stay hidden until a round or a benchmark: they are mounted right after the
         # first frame, which need not style them (nor import and parse the ProgressBar's CSS).
         self.call_after_refresh(self._mount_hidden_lines)

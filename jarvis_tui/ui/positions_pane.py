@@ -129,7 +129,7 @@ class PositionsPane(Vertical):
 
     def on_mount(self) -> None:
         for key, label in POSITION_COLUMNS:
-            self.table.add_column(label, key=key)
+            self.table.add_column(Text(label), key=key)  # Text: a str is parsed as markup (see nodes_pane)
         # The signals list is hidden until `g`: it is mounted right after the first frame, which need not style it.
         self.signals.display = False
         self.call_after_refresh(self._mount_signals)
@@ -138,7 +138,7 @@ class PositionsPane(Vertical):
         if self.signals.parent is None:
             self.mount(self.signals, after=self.table)
             for key, label in SIGNAL_COLUMNS:
-                self.signals.add_column(label, key=key)
+                self.signals.add_column(Text(label), key=key)
 
     def unavailable(self, reason: str) -> None:
         self.market.update(plain(f"trading unavailable: {reason}", 160))
