@@ -162,6 +162,9 @@ class CockpitScreen(Screen[Any]):
     """
 
     focused: Reactive[Widget | None] = Reactive(None, repaint=False)
+    # Where focus starts (JarvisApp.on_mount focuses it too).  Textual's default "*" first focused the chat log,
+    # and the input then took focus from it: two restyles of the log before the first frame for nothing.
+    AUTO_FOCUS = "#chat-input"
     _resumed_before = False
 
     async def _on_idle(self, event: Any) -> None:
