@@ -275,7 +275,15 @@ class JarvisApp(App[int]):
         yield KeyBar(id="key-bar")
 
     def get_default_screen(self) -> Screen[Any]:
-        return CockpitScreen(id="_default")
+        screen = CockpitScreen(id="_default")
+        # The breakpoint classes for the terminal's size, before anything is styled.  Textual sets them at the
+        # screen's first Resize, which came after the first frame: the whole screen was restyled (~24 ms) and
+        # laid out again just as the core started, and a small terminal first showed the grid, then the tabs.
+        # The Resize now finds them set and changes nothing.
+        width, height = self.size
+        screen.add_class(*screen._get_breakpoint_classes(width, self.HORIZONTAL_BREAKPOINTS),
+                         *screen._get_breakpoint_classes(height, self.VERTICAL_BREAKPOINTS), update=False)
+        return screen
 
     def on_mount(self) -> None:
         for pane_id, _title in PANES:

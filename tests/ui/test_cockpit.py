@@ -209,6 +209,29 @@ async def test_a_screen_pushed_before_the_first_frame_callback_is_styled(cluster
         assert box.styles.width is not None and box.styles.width.value == 90
 
 
+@pytest.mark.parametrize(("size", "classes"), [((160, 48), {"-wide", "-tall"}), ((80, 24), {"-narrow", "-short"})])
+async def test_the_start_never_restyles_the_whole_screen(cluster, size, classes):
+    """The breakpoint classes are on the screen before anything is styled, so its first Resize changes nothing;
+    setting them then restyled every widget right after the first frame (and a small terminal showed the grid
+    for one frame)."""
+    config, _ = cluster(count=1)
+    app = JarvisApp(config, services=frozenset())
+    whole_screen = []
+    update_nodes = app.stylesheet.update_nodes
+
+    def spy(nodes, animate=False):
+        nodes = list(nodes)
+        if any(node is app.screen for node in nodes):
+            whole_screen.append(len(nodes))
+        return update_nodes(nodes, animate=animate)
+
+    app.stylesheet.update_nodes = spy
+    async with app.run_test(size=size) as pilot:
+        await wait_ready(pilot)
+        assert classes <= set(app.screen.classes)
+        assert whole_screen == []
+
+
 async def test_key_bar_click_presses_the_key(cluster):
     config, _ = cluster(count=1)
     app = JarvisApp(config, services=frozenset())
