@@ -64,8 +64,8 @@ def main() -> int:
     j, b = statistics.median(times["jarvis"]), statistics.median(times["baseline"])
     print(f"first paint, median of {args.runs}: jarvis {j * 1000:.0f} ms, minimal 5-pane app {b * 1000:.0f} ms, "
           f"ratio {j / b:.2f}x (target <= 1.3x)")
-    for name in times:
-        runs = sorted(round(t * 1000) for t in times[name])
+    for name, values in times.items():
+        runs = sorted(round(t * 1000) for t in values)
         print(f"{name} runs ms (sorted): {runs}, range {runs[0]}-{runs[-1]}")
     for name in times.keys() - {"baseline"}:
         ratios = sorted(j_run / b_run for j_run, b_run in zip(times[name], times["baseline"], strict=True))
