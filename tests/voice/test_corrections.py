@@ -8,7 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from jarvis_tui.voice.corrections import CorrectionsError, CorrectionTable, TranscriptCorrector, fold
+from jarvis_tui.voice.corrections import (
+    CorrectionResult,
+    CorrectionsError,
+    CorrectionTable,
+    TranscriptCorrector,
+    fold,
+)
 
 
 @pytest.fixture(scope="module")
@@ -51,6 +57,32 @@ def test_fold_ignores_case_and_accents() -> None:
 def test_keys_match_whole_words_only() -> None:
     table = CorrectionTable.from_mapping({"gpu": "GPU"})
     assert table.apply("gpu gpus gpu-bound").text == "GPU gpus GPU-bound"
+
+
+def test_a_rule_matches_the_text_an_earlier_rule_changed() -> None:
+    # The longer key applies first and shortens the text (and drops its accents); the next rule's match must
+    # be placed in that new text, not in the folding of the original.
+    table = CorrectionTable.from_mapping({"gé pé u": "GPU", "x": "y"})
+    result = table.apply("Les gé pé u de x, x")
+    assert result.text == "Les GPU de y, y"
+    assert result.applied == ("gé pé u -> GPU", "x -> y")
+
+
+def _apply_folding_per_rule(table: CorrectionTable, text: str) -> CorrectionResult:
+    """The table's rules one at a time, each as a table of its own: the text is folded afresh for every rule."""
+    current, applied = text, ()
+    for rule in table.rules:
+        step = CorrectionTable([rule]).apply(current)
+        current, applied = step.text, applied + step.applied
+    return CorrectionResult(original=text, text=current, applied=applied)
+
+
+def test_folding_once_gives_what_folding_per_rule_gave(table: CorrectionTable) -> None:
+    keys = [rule.wrong for rule in table.rules]
+    sentences = [f"{key}, {other} et {key.upper()} puis {other.title()}." for key in keys for other in keys[::7]]
+    sentences += [f"  {key} — {key}!" for key in keys]
+    for sentence in sentences:
+        assert table.apply(sentence) == _apply_folding_per_rule(table, sentence), sentence
 
 
 def test_bad_corrections_file(tmp_path: Path) -> None:
