@@ -200,6 +200,25 @@ def to_whisper_input(samples: np.ndarray, rate: int) -> np.ndarray:
 # ------------------------------------------------------------------ the engine
 
 
+def suppressed_tokens(model: Any) -> list[int]:
+    """The tokens faster-whisper's default ``suppress_tokens=[-1]`` stands for, resolved once per model.
+
+    ``transcribe`` resolves ``-1`` on every call through a new tokenizer: ~110 tokenizer calls, 1.7 ms on the
+    whisper thread before the encoder starts (on the voice latency path when the key comes as the audio ends).
+    The list depends only on the vocabulary, not on the language or the audio, and faster-whisper resolves a
+    list of ids to the same sorted set (tests/voice/test_stt.py compares them).  [-1] (resolved per call, as
+    before) when this faster-whisper lacks the helpers.
+    """
+    try:
+        from faster_whisper.tokenizer import Tokenizer
+        from faster_whisper.transcribe import get_suppressed_tokens
+
+        tokenizer = Tokenizer(model.hf_tokenizer, model.model.is_multilingual, task="transcribe", language="en")
+        return list(get_suppressed_tokens(tokenizer, [-1]))
+    except (ImportError, AttributeError, TypeError, ValueError):
+        return [-1]
+
+
 class SpeechToText:
     """One warm whisper model."""
 
@@ -212,6 +231,7 @@ class SpeechToText:
         self.model_path: Path | None = None
         self.load_s = 0.0
         self._model: Any = None
+        self._suppress_tokens: list[int] = [-1]  # faster-whisper's default until the model is loaded
         self._load_lock = threading.Lock()
         self._run_lock = threading.Lock()
 
@@ -248,6 +268,7 @@ class SpeechToText:
             except ModelUnavailable as exc:
                 self.state, self.error = "failed", str(exc)
                 raise
+            self._suppress_tokens = suppressed_tokens(self._model)
             self.load_s = time.perf_counter() - started
             self.state = "ready"
             return self.load_s
@@ -278,6 +299,7 @@ class SpeechToText:
                 hotwords=self.settings.wake_word.capitalize(),
                 condition_on_previous_text=False,
                 without_timestamps=True,
+                suppress_tokens=list(self._suppress_tokens),  # a copy: faster-whisper extends the list it gets
             )
             text = " ".join(segment.text.strip() for segment in segments).strip()
         return Transcript(text=text, language=info.language or "", language_probability=info.language_probability,

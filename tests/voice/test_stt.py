@@ -34,6 +34,25 @@ def test_tiny_en_transcribes_exactly(warm_stt: SpeechToText, make_speech: Callab
     assert 1.0 < transcript.audio_s < 6.0
 
 
+def test_suppressed_tokens_resolved_once_are_faster_whispers_default(warm_stt: SpeechToText,
+                                                                     gpu_question_wav: Path) -> None:
+    """The list resolved at load is the one faster-whisper makes of ``suppress_tokens=[-1]``, so the decode is too."""
+    from jarvis_tui.voice.stt import suppressed_tokens, to_whisper_input
+
+    model = warm_stt._model
+    assert suppressed_tokens(model) == warm_stt._suppress_tokens != [-1]
+    samples, rate = read_wav(gpu_question_wav)
+    pcm = to_whisper_input(samples, rate)
+    options = {"language": "en", "beam_size": 1, "temperature": 0.0, "hotwords": "Jarvis",
+               "condition_on_previous_text": False, "without_timestamps": True}
+    default_segments, default_info = model.transcribe(pcm, **options)
+    ours_segments, ours_info = model.transcribe(pcm, suppress_tokens=list(warm_stt._suppress_tokens), **options)
+    assert ours_info.transcription_options.suppress_tokens == default_info.transcription_options.suppress_tokens
+    assert [s.text for s in ours_segments] == [s.text for s in default_segments]
+    assert warm_stt.transcribe(samples, rate).text == GPU_QUESTION
+    assert warm_stt._suppress_tokens == suppressed_tokens(model)  # the copy given to faster-whisper was extended
+
+
 def test_health_check_sentence(warm_stt: SpeechToText, make_speech: Callable[[str], Path]) -> None:
     # espeak-ng's flat final intonation makes whisper drop the full stop.
     assert warm_stt.transcribe(make_speech("Jarvis, run a health check.")).text == "Jarvis, run a health check"
