@@ -318,6 +318,8 @@ class VoiceService:
         if self.stt.device_note:
             self._report(self.stt.device_note, fatal=False)
         self._publish_state("model loaded")
+        if self.matcher is not None:
+            await loop.run_in_executor(self._stt_pool, self.matcher.warm_up)
 
     async def _watch_level(self) -> None:
         while self.ptt.state is PttState.RECORDING:
