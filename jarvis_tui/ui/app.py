@@ -245,6 +245,9 @@ class JarvisApp(App[int]):
         self.conversation_id: int | None = None
         self.ask_conversation: int | None = None
         self.asking = False
+        # A spoken prompt is painted before its ask starts (submit_prompt's show_first): "queued" until then,
+        # "cancelled" when Esc came first.
+        self._ask_queued = ""
         self.zoomed = False
         self.active_pane = "chat"
         self.hidden_panes: set[str] = set()
@@ -631,7 +634,7 @@ class JarvisApp(App[int]):
         command = event.command
         if command is None:
             if event.text.strip():
-                await self.submit_prompt(event.text)
+                await self.submit_prompt(event.text, show_first=True)
             return
         await self.run_voice_command(command)
 
@@ -701,7 +704,13 @@ class JarvisApp(App[int]):
     async def on_prompt_submitted(self, message: PromptInput.Submitted) -> None:
         await self.submit_prompt(message.text)
 
-    async def submit_prompt(self, text: str, *, task_type: str | None = None) -> None:
+    async def submit_prompt(self, text: str, *, task_type: str | None = None, show_first: bool = False) -> None:
+        """Show the prompt in the chat and ask the cluster.
+
+        ``show_first``: the frame that shows the prompt is painted before the answer's placeholder is mounted
+        and the ask starts, right after it.  A spoken prompt's latency is release -> transcript on screen, and
+        mounting the placeholder (~7 ms) and the ask's first steps went ahead of that frame (docs/voice.md).
+        """
         if self.orchestrator is None or self.services is None:
             self.notify(self.core_error or "Still starting: nodes are being set up.", severity="warning",
                         markup=False)
@@ -710,7 +719,20 @@ class JarvisApp(App[int]):
             return
         self.asking = True
         await self.chat.add_user(text)
-        await self.chat.add_pending_answer()
+        if show_first:
+            self._ask_queued = "queued"
+            # After the refresh, as a callback of the app itself (the screen runs after-refresh callbacks).
+            self.call_after_refresh(self.call_later, self._start_ask, text, task_type)
+        else:
+            await self._start_ask(text, task_type)
+
+    async def _start_ask(self, text: str, task_type: str | None) -> None:
+        cancelled, self._ask_queued = self._ask_queued == "cancelled", ""
+        entry = await self.chat.add_pending_answer()
+        if cancelled:  # Esc before the ask started: as a cancelled ask ends (on_ask_failed)
+            await entry.fail("cancelled")
+            self._end_ask()
+            return
         self.status_bar.set(busy="routing…")
         self.run_worker(self._ask(text, task_type), name="ask", group="ask", exit_on_error=False)
 
@@ -793,6 +815,8 @@ class JarvisApp(App[int]):
 
     def action_cancel_ask(self) -> None:
         if self.asking:
+            if self._ask_queued:
+                self._ask_queued = "cancelled"
             self.workers.cancel_group(self, "ask")
 
     async def action_new_conversation(self) -> None:
