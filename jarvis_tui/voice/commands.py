@@ -164,8 +164,14 @@ class CommandMatcher:
         return results
 
     def warm_up(self) -> None:
-        """Import rapidfuzz now (~22 ms), off the path of the first transcript, which would pay it otherwise."""
-        from rapidfuzz import fuzz  # noqa: F401
+        """Import rapidfuzz now (~22 ms), off the path of the first transcript, which would pay it otherwise.
+
+        Never raises: without rapidfuzz the first match reports it, as it did before.
+        """
+        try:
+            from rapidfuzz import fuzz  # noqa: F401
+        except ImportError:
+            pass
 
     def match(self, text: str) -> CommandMatch | None:
         """The best command at or above the threshold, or None (send it to the commander)."""

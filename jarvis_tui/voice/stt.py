@@ -205,10 +205,9 @@ def suppressed_tokens(model: Any) -> list[int]:
 
     ``transcribe`` resolves ``-1`` on every call through a new tokenizer (~110 tokenizer calls): 4.0 ms on the
     whisper thread before the encoder starts, 2.9 ms with the list given (on the voice latency path when the key
-    comes as the audio ends).
-    The list depends only on the vocabulary, not on the language or the audio, and faster-whisper resolves a
-    list of ids to the same sorted set (tests/voice/test_stt.py compares them).  [-1] (resolved per call, as
-    before) when this faster-whisper lacks the helpers.
+    comes as the audio ends).  The list depends only on the vocabulary, not on the language or the audio, and
+    faster-whisper resolves a list of ids to the same sorted set (tests/voice/test_stt.py compares them).  [-1]
+    (resolved per call, as before) when this faster-whisper lacks the helpers.
     """
     try:
         from faster_whisper.tokenizer import Tokenizer

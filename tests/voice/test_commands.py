@@ -136,3 +136,11 @@ def test_bad_commands_file(tmp_path: Path, content: str, message: str) -> None:
     path.write_text(content)
     with pytest.raises(CommandsError, match=message.replace("[", r"\[")):
         CommandMatcher.load(path)
+
+
+def test_warm_up_never_raises_without_rapidfuzz(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    matcher = CommandMatcher.load()
+    monkeypatch.setitem(sys.modules, "rapidfuzz", None)  # what an uninstalled package looks like to import
+    matcher.warm_up()  # the model's load goes on; the first match reports the missing package
