@@ -21,6 +21,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -111,6 +112,18 @@ class NewMessage:
 _INSERT_CONVERSATION = "INSERT INTO conversations(title, created_at, updated_at) VALUES (?, ?, ?)"
 _INSERT_MESSAGE = ("INSERT INTO messages(conversation_id, role, content, node, model, task_type, latency_ms, "
                    "ttft_ms, tokens_in, tokens_out, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)")
+# Several messages in one statement: an exchange's prompt and answer are one INSERT, not two (each statement
+# is a GIL hand-off between the writer thread and the event loop).  Rows of one INSERT get consecutive ids
+# (each new rowid is the table's largest plus one, and the transaction holds the write lock), so the ids are
+# the last one and the ones before it.  At most MESSAGES_PER_INSERT rows (11 parameters each) per statement.
+MESSAGES_PER_INSERT = 32
+
+
+@lru_cache(maxsize=MESSAGES_PER_INSERT)
+def _insert_messages(count: int) -> str:
+    return _INSERT_MESSAGE + ",(?,?,?,?,?,?,?,?,?,?,?)" * (count - 1)
+
+
 _TOUCH_CONVERSATION = ("UPDATE conversations SET updated_at = ?, title = CASE WHEN title = '' AND ? = 'user' "
                        "THEN ? ELSE title END WHERE id = ?")
 _INSERT_REQUEST = ("INSERT INTO requests(request_id, node, model, task_type, outcome, latency_ms, ttft_ms, "
@@ -261,7 +274,12 @@ class Store:
             elif redacted:
                 conn.execute(_TOUCH_CONVERSATION, (now, "user" if first_user is not None else "", title,
                                                    conversation))
-            ids = [int(conn.execute(_INSERT_MESSAGE, (conversation, *row[1:])).lastrowid) for row in redacted]
+            ids: list[int] = []
+            for start in range(0, len(redacted), MESSAGES_PER_INSERT):
+                chunk = redacted[start:start + MESSAGES_PER_INSERT]
+                values = [value for row in chunk for value in (conversation, *row[1:])]
+                last = int(conn.execute(_insert_messages(len(chunk)), values).lastrowid)
+                ids.extend(range(last - len(chunk) + 1, last + 1))
             return conversation, ids
 
         return await self.write(op)

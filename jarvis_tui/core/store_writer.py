@@ -6,12 +6,19 @@ await a future; a single writer task takes everything queued so far and runs it
 as one job on aiosqlite's connection thread::
 
     BEGIN IMMEDIATE
-      SAVEPOINT w; op1; RELEASE w        -- a failing op rolls back to its savepoint
-      SAVEPOINT w; op2; RELEASE w        -- and only its own caller gets the error
-      ...
+      op1; op2; ...                      -- no savepoint per op
     COMMIT
 
-and only after COMMIT returns are the callers' futures resolved, so a caller that
+If an op raises, the transaction is rolled back and the batch runs again without
+it (its caller gets the error, the others commit): a failing op's partial
+statements are undone exactly as a savepoint would undo them, and the ops after
+it see the same state as before.  Failures are rare and savepoints are not free:
+a SAVEPOINT/RELEASE pair per op was 2 of the 5 statements of a commander
+exchange, each one a GIL hand-off between this thread and the event loop
+(bench/routing_overhead.py).  So an op may *run* more than once (only the last
+run counts); it must act on the connection alone, which every op in the store does.
+
+Only after COMMIT returns are the callers' futures resolved, so a caller that
 is told "done" has its rows in the database file (the WAL), and a ``kill -9``
 afterwards cannot lose them.  While one batch commits, new writes queue up for the
 next: under load a commit covers many requests, while a lone write waits for no
@@ -45,35 +52,31 @@ class WriterClosed(Exception):
 
 
 def _run_batch(db: aiosqlite.Connection, ops: list[Operation]) -> list[tuple[bool, Any]]:
-    """Runs on the connection's thread: every op in one transaction, each behind a savepoint."""
+    """Runs on the connection's thread: every op in one transaction; a failing op is left out and the rest rerun."""
     conn = db._conn  # the sqlite3.Connection; we are on its thread
-    outcomes: list[tuple[bool, Any]] = []
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        if len(ops) == 1:  # a lone op needs no savepoint: its failure rolls back the transaction
-            try:
-                outcomes.append((True, ops[0](conn)))
-            except Exception as exc:  # noqa: BLE001 - reported to its caller
-                conn.execute("ROLLBACK")
-                return [(False, exc)]
-        else:
-            for op in ops:
-                conn.execute("SAVEPOINT w")
+    failed: dict[int, Exception] = {}
+    while True:  # one pass per failing op at most: each pass commits or leaves out one more op
+        outcomes: list[tuple[bool, Any]] = []
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for index, op in enumerate(ops):
+                error = failed.get(index)
+                if error is not None:
+                    outcomes.append((False, error))
+                    continue
                 try:
-                    value = op(conn)
+                    outcomes.append((True, op(conn)))
                 except Exception as exc:  # noqa: BLE001 - reported to this op's caller only
-                    conn.execute("ROLLBACK TO w")
-                    conn.execute("RELEASE w")
-                    outcomes.append((False, exc))
-                else:
-                    conn.execute("RELEASE w")
-                    outcomes.append((True, value))
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
-    return outcomes
+                    failed[index] = exc
+                    break
+            else:
+                conn.execute("COMMIT")
+                return outcomes
+            conn.execute("ROLLBACK")  # undo the failing op's statements and the ops before it; rerun those
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
 
 
 class GroupCommitter:

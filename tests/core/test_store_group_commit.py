@@ -30,6 +30,12 @@ def on_disk(path: Path, sql: str, args: tuple = ()) -> list[tuple]:
         return other.execute(sql, args).fetchall()
 
 
+def broken(conn: sqlite3.Connection) -> None:
+    """An operation with a bug: it writes a row, then raises."""
+    conn.execute("INSERT INTO conversations(title, created_at, updated_at) VALUES ('ghost', 0, 0)")
+    raise RuntimeError("bug in an operation")
+
+
 async def test_concurrent_writes_share_one_commit_and_are_on_disk_when_each_returns(tmp_path: Path) -> None:
     path = tmp_path / "j.db"
     store = await opened(path)
@@ -109,10 +115,6 @@ async def test_an_operation_that_raises_is_reported_and_rolled_back(tmp_path: Pa
     path = tmp_path / "j.db"
     store = await opened(path)
     try:
-        def broken(conn: sqlite3.Connection) -> None:
-            conn.execute("INSERT INTO conversations(title, created_at, updated_at) VALUES ('ghost', 0, 0)")
-            raise RuntimeError("bug in an operation")
-
         results = await asyncio.wait_for(asyncio.gather(
             store.new_conversation("a"), store.write(broken), store.new_conversation("b"),
             return_exceptions=True), 10)
@@ -261,3 +263,47 @@ def test_kill_9_after_a_write_is_reported_loses_nothing_reported(tmp_path: Path)
     for line in reported:
         i, cid = line.split()
         assert (int(cid), f"q{i}") in stored and (int(cid), f"a{i}") in stored
+
+
+async def test_ops_before_a_failing_one_are_rerun_once_committed_not_twice(tmp_path: Path) -> None:
+    # The writer runs a batch without savepoints; an op that fails rolls the batch back and the others run
+    # again without it.  Each write must be stored exactly once, with the ids its caller was given.
+    path = tmp_path / "j.db"
+    store = await opened(path)
+    try:
+        results = await asyncio.wait_for(asyncio.gather(
+            store.add_messages(None, [NewMessage("user", "first"), NewMessage("assistant", "a1")]),
+            store.write(broken),
+            store.add_messages(None, [NewMessage("user", "second"), NewMessage("assistant", "a2")]),
+            store.write(broken),
+            store.add_messages(None, [NewMessage("user", "third")]),
+            return_exceptions=True), 10)
+        assert isinstance(results[1], RuntimeError) and isinstance(results[3], RuntimeError)
+        stored = on_disk(path, "SELECT id, conversation_id, content FROM messages ORDER BY id")
+        expected = []
+        for (conversation, ids), texts in zip((results[0], results[2], results[4]),
+                                              (["first", "a1"], ["second", "a2"], ["third"]), strict=True):
+            expected += [(i, conversation, t) for i, t in zip(ids, texts, strict=True)]
+        assert stored == expected
+        assert on_disk(path, "SELECT title FROM conversations ORDER BY id") == [("first",), ("second",), ("third",)]
+    finally:
+        await store.close()
+
+
+async def test_many_messages_in_one_write_get_their_own_ids_in_order(tmp_path: Path) -> None:
+    # add_messages inserts up to MESSAGES_PER_INSERT rows per statement and derives the ids from the last one.
+    from jarvis_tui.core.store import MESSAGES_PER_INSERT
+
+    path = tmp_path / "j.db"
+    store = await opened(path)
+    try:
+        count = 2 * MESSAGES_PER_INSERT + 3
+        other = await store.new_conversation("other")
+        await store.add_message(other, "user", "before")
+        conversation, ids = await store.add_messages(None, [NewMessage("user", f"m{i}") for i in range(count)])
+        await store.add_message(other, "assistant", "after")
+        assert len(ids) == count
+        assert on_disk(path, "SELECT id, content FROM messages WHERE conversation_id = ? ORDER BY id",
+                       (conversation,)) == [(i, f"m{n}") for n, i in enumerate(ids)]
+    finally:
+        await store.close()
