@@ -48,9 +48,10 @@ class Commander:
     # ------------------------------------------------------------------ classification
 
     async def classify(self, prompt: str) -> Classification:
-        extra = tuple(t for t in ROUTABLE_EXTRA_TYPES if t in self.orchestrator.config.routing)
-        return await classify_with_node(self.orchestrator, prompt, self.settings.classifier_node,
-                                        self.settings.classifier_budget_ms, extra)
+        node = self.settings.classifier_node
+        # The extra types are for the classifier node's prompt only: without a node, not worth building.
+        extra = tuple(t for t in ROUTABLE_EXTRA_TYPES if t in self.orchestrator.config.routing) if node else ()
+        return await classify_with_node(self.orchestrator, prompt, node, self.settings.classifier_budget_ms, extra)
 
     # ------------------------------------------------------------------ ask
 

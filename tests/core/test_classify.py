@@ -144,3 +144,9 @@ def test_needle_prefilter_agrees_with_the_full_pattern() -> None:
         for prompt in prompts:
             match = category.pattern.search(prompt)
             assert category.first_match(prompt) == (match.group(1) if match else None), (category.name, prompt)
+    assert classifier.prefilter and "trade-off" in classifier.other_needles  # a needle that is not one word
+    for prompt in prompts:  # the classifier-wide prefilter (no needle at all: the fallback) changes no answer
+        first = next(((c, m) for c in classifier.categories if (m := c.pattern.search(prompt))), None)
+        expected = (first[0].task_type, first[0].name, first[1].group(1)) if first else (classifier.fallback,
+                                                                                         None, None)
+        assert classifier.explain(prompt) == expected, prompt
