@@ -115,11 +115,13 @@ _INSERT_MESSAGE = ("INSERT INTO messages(conversation_id, role, content, node, m
 # Several messages in one statement: an exchange's prompt and answer are one INSERT, not two (each statement
 # is a GIL hand-off between the writer thread and the event loop).  Rows of one INSERT get consecutive ids
 # (each new rowid is the table's largest plus one, and the transaction holds the write lock), so the ids are
-# the last one and the ones before it.  At most MESSAGES_PER_INSERT rows (11 parameters each) per statement.
-MESSAGES_PER_INSERT = 32
+# the last one and the ones before it.  At most MESSAGES_PER_INSERT rows (11 parameters each) per statement:
+# 704 parameters, under SQLite's oldest limit (999).
+MESSAGES_PER_INSERT = 64
+CONVERSATIONS_PER_INSERT = 256
 
 
-@lru_cache(maxsize=MESSAGES_PER_INSERT)
+@lru_cache(maxsize=64)
 def _insert_messages(count: int) -> str:
     return _INSERT_MESSAGE + ",(?,?,?,?,?,?,?,?,?,?,?)" * (count - 1)
 
@@ -132,6 +134,58 @@ _INSERT_REQUEST = ("INSERT INTO requests(request_id, node, model, task_type, out
 
 def _title(content: str) -> str:
     return content[:80].splitlines()[0] if content else ""
+
+
+@lru_cache(maxsize=64)
+def _insert_conversations(count: int) -> str:
+    return _INSERT_CONVERSATION + ",(?, ?, ?)" * (count - 1)
+
+
+def _insert_rows(conn: sqlite3.Connection, sql: Callable[[int], str], rows: list[tuple[Any, ...]],
+                 per_statement: int) -> list[int]:
+    """Insert rows with a few multi-row INSERTs; their ids, in order (consecutive within a statement)."""
+    ids: list[int] = []
+    for start in range(0, len(rows), per_statement):
+        chunk = rows[start:start + per_statement]
+        last = int(conn.execute(sql(len(chunk)), [value for row in chunk for value in row]).lastrowid)
+        ids.extend(range(last - len(chunk) + 1, last + 1))
+    return ids
+
+
+class _AddMessages:
+    """The write of ``Store.add_messages``: an operation that the group commit can also run merged.
+
+    Alone, it is one conversation INSERT (or touch) and one INSERT of its messages.  A run of them queued
+    together (the usual case under load: every answered request stores one) is ``run_many``: one INSERT for
+    all the new conversations and one for all the messages, in queue order, so ids come out as they would one
+    by one.  Under load the writer thread holds the GIL between statements, and the event loop waits for it
+    (cProfile: ~180 us per exchange in socket calls at c=50); 2 statements per batch instead of 2 per exchange
+    is what makes the storing path cheap (bench/routing_overhead.py, docs/benchmarks.md).
+    """
+
+    __slots__ = ("conversation_id", "rows", "title", "has_user", "now")
+
+    def __init__(self, conversation_id: int | None, rows: list[tuple[Any, ...]], title: str, has_user: bool,
+                 now: float) -> None:
+        self.conversation_id, self.rows, self.title, self.has_user, self.now = (
+            conversation_id, rows, title, has_user, now)
+
+    def __call__(self, conn: sqlite3.Connection) -> tuple[int, list[int]]:
+        return self.run_many(conn, [self])[0]
+
+    @staticmethod
+    def run_many(conn: sqlite3.Connection, ops: list[_AddMessages]) -> list[tuple[int, list[int]]]:
+        new = [(op.title, op.now, op.now) for op in ops if op.conversation_id is None]
+        created = iter(_insert_rows(conn, _insert_conversations, new, CONVERSATIONS_PER_INSERT))
+        conversations = [next(created) if op.conversation_id is None else op.conversation_id for op in ops]
+        for op, conversation in zip(ops, conversations, strict=True):
+            if op.conversation_id is not None and op.rows:
+                conn.execute(_TOUCH_CONVERSATION, (op.now, "user" if op.has_user else "", op.title, conversation))
+        rows = [(conversation, *row) for op, conversation in zip(ops, conversations, strict=True)
+                for row in op.rows]
+        ids = iter(_insert_rows(conn, _insert_messages, rows, MESSAGES_PER_INSERT))
+        return [(conversation, [next(ids) for _ in op.rows]) for op, conversation in zip(ops, conversations,
+                                                                                         strict=True)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,10 +297,6 @@ class Store:
         except WriterClosed as exc:
             raise StoreError(str(exc)) from None
 
-    def _message_row(self, conversation_id: int, message: NewMessage, now: float) -> tuple[Any, ...]:
-        return (conversation_id, message.role, self.redact(message.content), message.node, message.model,
-                message.task_type, message.latency_ms, message.ttft_ms, message.tokens_in, message.tokens_out, now)
-
     async def new_conversation(self, title: str = "") -> int:
         now = time.time()
         values = (self.redact(title[:120]), now, now)
@@ -263,26 +313,12 @@ class Store:
         Returns (conversation id, message ids).  The first user message titles an untitled conversation.
         """
         now = time.time()
-        redacted = [self._message_row(0, m, now) for m in messages]
-        first_user = next((row[2] for row in redacted if row[1] == "user"), None)
+        # Rows without their conversation id (it may not exist yet): content redacted, created_at last.
+        rows = [(m.role, self.redact(m.content), m.node, m.model, m.task_type, m.latency_ms, m.ttft_ms,
+                 m.tokens_in, m.tokens_out, now) for m in messages]
+        first_user = next((row[1] for row in rows if row[0] == "user"), None)
         title = _title(first_user) if first_user is not None else ""
-
-        def op(conn: sqlite3.Connection) -> tuple[int, list[int]]:
-            conversation = conversation_id
-            if conversation is None:
-                conversation = int(conn.execute(_INSERT_CONVERSATION, (title, now, now)).lastrowid)
-            elif redacted:
-                conn.execute(_TOUCH_CONVERSATION, (now, "user" if first_user is not None else "", title,
-                                                   conversation))
-            ids: list[int] = []
-            for start in range(0, len(redacted), MESSAGES_PER_INSERT):
-                chunk = redacted[start:start + MESSAGES_PER_INSERT]
-                values = [value for row in chunk for value in (conversation, *row[1:])]
-                last = int(conn.execute(_insert_messages(len(chunk)), values).lastrowid)
-                ids.extend(range(last - len(chunk) + 1, last + 1))
-            return conversation, ids
-
-        return await self.write(op)
+        return await self.write(_AddMessages(conversation_id, rows, title, first_user is not None, now))
 
     async def add_message(self, conversation_id: int, role: str, content: str, *, node: str | None = None,
                           model: str | None = None, task_type: str | None = None,

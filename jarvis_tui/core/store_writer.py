@@ -18,6 +18,12 @@ exchange, each one a GIL hand-off between this thread and the event loop
 (bench/routing_overhead.py).  So an op may *run* more than once (only the last
 run counts); it must act on the connection alone, which every op in the store does.
 
+An op may also be an object with a ``run_many`` static method (``store._AddMessages``):
+consecutive ops of its class in a batch then run as one call, which writes all their
+rows with a few multi-row statements.  Under load the writer thread and the event loop
+hand the GIL to each other at every statement, so statements per batch, not per write,
+is what keeps the loop's cost of storing low.
+
 Only after COMMIT returns are the callers' futures resolved, so a caller that
 is told "done" has its rows in the database file (the WAL), and a ``kill -9``
 afterwards cannot lose them.  While one batch commits, new writes queue up for the
@@ -45,6 +51,7 @@ T = TypeVar("T")
 Operation = Callable[[sqlite3.Connection], Any]
 
 MAX_BATCH = 512  # operations per transaction: bounds how long one commit holds the thread
+GATHER_TURNS = 8  # loop turns a batch may wait for more writes, while they keep coming
 
 
 class WriterClosed(Exception):
@@ -52,27 +59,49 @@ class WriterClosed(Exception):
 
 
 def _run_batch(db: aiosqlite.Connection, ops: list[Operation]) -> list[tuple[bool, Any]]:
-    """Runs on the connection's thread: every op in one transaction; a failing op is left out and the rest rerun."""
+    """Runs on the connection's thread: every op in one transaction; a failing op is left out and the rest rerun.
+
+    Consecutive ops of one class with a ``run_many(conn, ops) -> values`` static method run merged, through
+    it.  If a merged run raises, the batch is rolled back and those ops run one by one on the next pass,
+    which finds the failing one.
+    """
     conn = db._conn  # the sqlite3.Connection; we are on its thread
     failed: dict[int, Exception] = {}
-    while True:  # one pass per failing op at most: each pass commits or leaves out one more op
+    unmerged: set[int] = set()
+    while True:  # each pass commits, or leaves out one more op, or unmerges one more run: it ends
         outcomes: list[tuple[bool, Any]] = []
         conn.execute("BEGIN IMMEDIATE")
         try:
-            for index, op in enumerate(ops):
+            index, retry = 0, False
+            while index < len(ops) and not retry:
                 error = failed.get(index)
                 if error is not None:
                     outcomes.append((False, error))
+                    index += 1
                     continue
+                op = ops[index]
+                end = index + 1
+                run_many = getattr(op, "run_many", None)
+                if run_many is not None and index not in unmerged:
+                    while (end < len(ops) and type(ops[end]) is type(op) and end not in failed
+                           and end not in unmerged):
+                        end += 1
                 try:
-                    outcomes.append((True, op(conn)))
+                    if end - index > 1:
+                        outcomes.extend((True, value) for value in run_many(conn, ops[index:end]))
+                    else:
+                        outcomes.append((True, op(conn)))
                 except Exception as exc:  # noqa: BLE001 - reported to this op's caller only
-                    failed[index] = exc
-                    break
-            else:
+                    if end - index > 1:
+                        unmerged.update(range(index, end))  # which of them failed: one by one next pass
+                    else:
+                        failed[index] = exc
+                    retry = True
+                index = end
+            if not retry:
                 conn.execute("COMMIT")
                 return outcomes
-            conn.execute("ROLLBACK")  # undo the failing op's statements and the ops before it; rerun those
+            conn.execute("ROLLBACK")  # undo the failing statements and the ops before them; rerun those
         except BaseException:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
@@ -82,9 +111,11 @@ def _run_batch(db: aiosqlite.Connection, ops: list[Operation]) -> list[tuple[boo
 class GroupCommitter:
     """Batches concurrent writes on one aiosqlite connection into shared commits."""
 
-    def __init__(self, db: aiosqlite.Connection, *, max_batch: int = MAX_BATCH) -> None:
+    def __init__(self, db: aiosqlite.Connection, *, max_batch: int = MAX_BATCH,
+                 gather_turns: int = GATHER_TURNS) -> None:
         self._db = db
         self._max_batch = max_batch
+        self._gather_turns = gather_turns
         self._pending: list[tuple[Operation, asyncio.Future[Any]]] = []
         self._task: asyncio.Task[None] | None = None
         self._closed = False
@@ -115,6 +146,16 @@ class GroupCommitter:
     async def _run(self) -> None:
         try:
             while self._pending:
+                # Gather: while writes keep arriving, let the loop run a little longer (a turn each, at most
+                # GATHER_TURNS) before committing.  A lone write costs one idle loop turn (microseconds);
+                # under load every turn brings answered requests' writes, and a bigger batch is fewer
+                # statements (merged ops) and fewer thread hops per write.
+                seen = 0
+                for _ in range(self._gather_turns):
+                    if len(self._pending) == seen or len(self._pending) >= self._max_batch:
+                        break
+                    seen = len(self._pending)
+                    await asyncio.sleep(0)
                 batch = self._pending[:self._max_batch]
                 del self._pending[:self._max_batch]
                 # A caller cancelled after queueing its write still gets it committed: a queued write is

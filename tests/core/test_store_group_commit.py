@@ -307,3 +307,62 @@ async def test_many_messages_in_one_write_get_their_own_ids_in_order(tmp_path: P
                        (conversation,)) == [(i, f"m{n}") for n, i in enumerate(ids)]
     finally:
         await store.close()
+
+
+async def test_a_run_of_add_messages_is_written_with_two_statements_in_queue_order(tmp_path: Path) -> None:
+    # Consecutive add_messages writes in one batch run merged (store._AddMessages.run_many): one INSERT for the
+    # new conversations, one for all the messages; existing conversations are touched; a write of another kind
+    # between them keeps its place.  Ids and titles come out as they would one by one.
+    path = tmp_path / "j.db"
+    store = await opened(path)
+    try:
+        old = await store.new_conversation()
+        statements: list[str] = []
+        await store.db.set_trace_callback(statements.append)  # called on the writer thread, in order
+        writes = [store.add_messages(None, [NewMessage("user", f"q{i}"), NewMessage("assistant", f"a{i}")])
+                  for i in range(20)]
+        writes.insert(5, store.add_messages(old, [NewMessage("assistant", "to the old one")]))
+        writes.insert(10, store.new_conversation("between"))
+        before = store.commits
+        results = await asyncio.wait_for(asyncio.gather(*writes), 10)
+        await store.db.set_trace_callback(None)
+        assert store.commits - before == 1
+        writing = [s.split("(")[0].split(" SET")[0] for s in statements if s.startswith(("INSERT", "UPDATE"))]
+        assert writing == ["INSERT INTO conversations", "UPDATE conversations", "INSERT INTO messages",  # 10 writes
+                           "INSERT INTO conversations",  # "between", an op of another kind
+                           "INSERT INTO conversations", "INSERT INTO messages"]  # the last 11
+        stored = on_disk(path, "SELECT id, conversation_id, content FROM messages ORDER BY id")
+        expected = []
+        for result in results:
+            if isinstance(result, tuple):
+                conversation, ids = result
+                texts = ["to the old one"] if conversation == old else [f"q{len(expected) // 2}",
+                                                                        f"a{len(expected) // 2}"]
+                expected += [(i, conversation, t) for i, t in zip(ids, texts, strict=True)]
+        assert [row[2] for row in stored] == [row[2] for row in expected]
+        assert stored == expected
+        titles = dict(on_disk(path, "SELECT id, title FROM conversations"))
+        assert titles[old] == "" and titles[results[10]] == "between"
+        assert [titles[r[0]] for r in results if isinstance(r, tuple) and r[0] != old] == [f"q{i}" for i in range(20)]
+        updated = on_disk(path, "SELECT updated_at > created_at FROM conversations WHERE id = ?", (old,))
+        assert updated == [(1,)]  # touched by the message added to it
+    finally:
+        await store.close()
+
+
+async def test_writes_arriving_over_a_few_loop_turns_share_one_commit(tmp_path: Path) -> None:
+    # The writer waits a loop turn at a time (at most GATHER_TURNS) while writes keep arriving.
+    store = await opened(tmp_path / "j.db")
+    try:
+        conversation = await store.new_conversation()
+        before = store.commits
+
+        async def late(turns: int) -> int:
+            for _ in range(turns):
+                await asyncio.sleep(0)
+            return await store.add_message(conversation, "user", f"after {turns} turns")
+
+        await asyncio.wait_for(asyncio.gather(*(late(t) for t in range(5))), 10)
+        assert store.commits - before == 1
+    finally:
+        await store.close()
