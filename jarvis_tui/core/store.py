@@ -119,6 +119,7 @@ _INSERT_MESSAGE = ("INSERT INTO messages(conversation_id, role, content, node, m
 # 704 parameters, under SQLite's oldest limit (999).
 MESSAGES_PER_INSERT = 64
 CONVERSATIONS_PER_INSERT = 256
+REQUESTS_PER_INSERT = 64  # 11 parameters each, like messages
 
 
 @lru_cache(maxsize=64)
@@ -134,6 +135,11 @@ _INSERT_REQUEST = ("INSERT INTO requests(request_id, node, model, task_type, out
 
 def _title(content: str) -> str:
     return content[:80].splitlines()[0] if content else ""
+
+
+@lru_cache(maxsize=64)
+def _insert_requests(count: int) -> str:
+    return _INSERT_REQUEST + ",(?,?,?,?,?,?,?,?,?,?,?)" * (count - 1)
 
 
 @lru_cache(maxsize=64)
@@ -336,7 +342,8 @@ class Store:
                    r.tokens_out, self.redact(r.error), r.created_at) for r in rows]
 
         def op(conn: sqlite3.Connection) -> None:
-            conn.executemany(_INSERT_REQUEST, values)
+            # Multi-row INSERTs, not executemany: executemany steps (and hands the GIL over) once per row.
+            _insert_rows(conn, _insert_requests, values, REQUESTS_PER_INSERT)
 
         await self.write(op)
 

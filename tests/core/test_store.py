@@ -93,3 +93,20 @@ async def test_concurrent_writers_share_one_connection_safely(tmp_path: Path) ->
         assert sum(s.message_count for s in await store.conversations()) == 20
     finally:
         await store.close()
+
+
+async def test_request_rows_are_all_stored_in_order_across_multi_row_inserts(tmp_path: Path) -> None:
+    # record_requests writes up to REQUESTS_PER_INSERT rows per INSERT statement.
+    from jarvis_tui.core.store import REQUESTS_PER_INSERT
+
+    store = Store(tmp_path / "j.db")
+    await store.open()
+    try:
+        count = 2 * REQUESTS_PER_INSERT + 5
+        await store.record_requests([RequestRow(f"r{i}", "A", "m", "simple", "ok", float(i), None, 1, i, None, 100.0 + i)
+                                     for i in range(count)])
+        rows = list(reversed(await store.request_rows("A", limit=count + 1)))
+        assert [(r["request_id"], r["latency_ms"], r["tokens_out"], r["created_at"]) for r in rows] == [
+            (f"r{i}", float(i), i, 100.0 + i) for i in range(count)]
+    finally:
+        await store.close()
