@@ -150,6 +150,11 @@ class OneLayoutPerChange:
 class ChatLog(OneLayoutPerChange, VerticalScroll):
     """The scrolling list of prompts and answers."""
 
+    # The log, an answer and its Markdown chunks draw nothing of their own (no border, no content), yet each grown
+    # or scrolled line of streamed text made Textual re-render all their visible lines, ~40 each per hand-over;
+    # BLANK draws those lines as blank strips in the widget's style.
+    BLANK = True
+
 
 @cache
 def chat_markdown_class() -> type[Any]:
@@ -157,7 +162,7 @@ def chat_markdown_class() -> type[Any]:
     from textual.widgets import Markdown
 
     blocks = {name: type(block.__name__, (OneLayoutPerChange, block), {}) for name, block in Markdown.BLOCKS.items()}
-    return type("ChatMarkdown", (SealableHeight, OneLayoutPerChange, Markdown), {"BLOCKS": blocks})
+    return type("ChatMarkdown", (SealableHeight, OneLayoutPerChange, Markdown), {"BLOCKS": blocks, "BLANK": True})
 
 
 class SealableHeight:
@@ -200,6 +205,8 @@ class UserEntry(OneLayoutPerChange, Static):
 
 class AnswerEntry(OneLayoutPerChange, Vertical):
     """One answer: a ``[NODE/model] latency · tokens · tok/s`` label and the streamed Markdown."""
+
+    BLANK = True  # see ChatLog
 
     def __init__(self, numbers: Numbers, text: str = "", label: Text | None = None) -> None:
         super().__init__(classes="chat-answer")

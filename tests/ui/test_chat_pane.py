@@ -226,3 +226,35 @@ async def test_a_hand_over_does_not_remeasure_the_blocks_of_earlier_chunks(monke
 
     assert await measured_per_hand_over(10**6) >= 1  # one chunk: the control
     assert await measured_per_hand_over(4) == 0
+
+
+async def test_the_chat_containers_draw_blank_lines_without_rendering_them(monkeypatch):
+    """The log, an answer and its Markdown chunk draw nothing of their own: with BLANK, a hand-over that grows the
+    answer renders none of their lines through Textual's styles cache.  The control renders ~a screenful each."""
+
+    async def container_lines_rendered(blank: bool) -> int:
+        markdown_class = chat_pane.chat_markdown_class()
+        for cls in (ChatLog, AnswerEntry, markdown_class):
+            monkeypatch.setattr(cls, "BLANK", blank)
+        app = OneChat()
+        async with app.run_test(size=(80, 24)) as pilot:
+            entry = await app.query_one(ChatPane).add_pending_answer()
+            await entry.begin("r1", "M1", "model")
+            await entry.write("The first words of the answer.\n\n")
+            await entry._flush()
+            await pilot.pause()
+            rendered = 0
+            for widget in (app.query_one(ChatLog), entry, entry.chunks[-1]):
+                def counting(*args, original=widget._styles_cache.render_line):  # type: ignore[no-untyped-def]
+                    nonlocal rendered
+                    rendered += 1
+                    return original(*args)
+                widget._styles_cache.render_line = counting  # type: ignore[method-assign]
+            for i in range(3):
+                await entry.write(f"More words {i}, enough of them to wrap onto a new line at eighty columns. " * 2)
+                await entry._flush()
+                await pilot.pause()
+            return rendered
+
+    assert await container_lines_rendered(blank=False) > 10
+    assert await container_lines_rendered(blank=True) == 0
