@@ -16,7 +16,7 @@ from typing import Any
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 
 from jarvis_tui.ui.cells import Numbers, plain
 from jarvis_tui.ui.pane_table import PaneTable

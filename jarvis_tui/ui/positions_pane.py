@@ -17,7 +17,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 
 from jarvis_tui.ui.cells import Numbers, plain
 from jarvis_tui.ui.pane_table import PaneTable
