@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Container
@@ -289,7 +289,7 @@ class JarvisApp(App[int]):
         return screen
 
     def on_mount(self) -> None:
-        for pane_id, _title in PANES:
+        for pane_id in PANE_IDS:
             pane = self.query_one(f"#{pane_id}")
             pane.border_title = pane_title(pane_id, active=pane.has_class("-active"))
         self.status_bar.set(db_path=self._display_db_path(), voice=self._voice_off_text())
@@ -463,7 +463,7 @@ class JarvisApp(App[int]):
     # ------------------------------------------------------------------ bus events
 
     async def on_event(self, event: Any) -> None:
-        if type(event).__name__ == "Key":
+        if isinstance(event, events.Key):
             self._last_key_at = time.monotonic()
         await super().on_event(event)
 

@@ -24,6 +24,7 @@ import hashlib
 import os
 import pickle
 import sys
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,8 @@ def cache_file(folder: Path, variables: dict[str, str]) -> Path:
     return folder / f"parsed-{hashlib.sha256(ident.encode()).hexdigest()[:20]}.pickle"
 
 
-def _textual_fingerprint() -> list[tuple[str, int, int]]:
+@cache  # Textual's files do not change under a running process: stat them once, not at load and again at save
+def _textual_fingerprint() -> tuple[tuple[str, int, int], ...]:
     """Textual's parser and the modules of the classes it builds, as their paths, sizes and mtimes.
 
     Like the bytecode cache's check of a source's size and mtime: an upgrade rewrites them.  (Textual's
@@ -58,7 +60,7 @@ def _textual_fingerprint() -> list[tuple[str, int, int]]:
             except OSError:
                 continue
             found.append((path, stat.st_size, stat.st_mtime_ns))
-    return found
+    return tuple(found)
 
 
 class ParsedCssCache:
