@@ -69,7 +69,7 @@ class Category:
         if self.needles:
             if words is None:
                 words = set(_TOKEN.findall(folded))
-            if self.word_needles.isdisjoint(words) and not any(n in folded for n in self.other_needles):
+            if not _has_needle(self.word_needles, self.other_needles, folded, words):
                 return None
         match = self.pattern.search(folded)
         return match.group(1) if match else None
@@ -99,8 +99,7 @@ class KeywordClassifier:
         """(task_type, category name, matched keyword); the last two are None for the fallback."""
         folded = fold(prompt)
         words = set(_TOKEN.findall(folded))
-        if self.prefilter and self.word_needles.isdisjoint(words) and not any(
-                n in folded for n in self.other_needles):
+        if self.prefilter and not _has_needle(self.word_needles, self.other_needles, folded, words):
             return self.fallback, None, None
         for category in self.categories:
             keyword = category.first_match(folded, words)
@@ -144,6 +143,11 @@ def build_classifier(raw: dict[str, Any], source: str = KEYWORDS_FILE) -> Keywor
     every = tuple(dict.fromkeys(n for c in categories for n in c.needles))
     return KeywordClassifier(tuple(categories), str(raw.get("fallback", "simple")), *_needle_sets(every),
                              prefilter=all(c.needles for c in categories))
+
+
+def _has_needle(word_needles: frozenset[str], other_needles: tuple[str, ...], folded: str, words: set[str]) -> bool:
+    """Whether ``folded`` (whose ``_TOKEN`` runs are ``words``) may hold one of the needles of ``_needle_sets``."""
+    return not word_needles.isdisjoint(words) or any(n in folded for n in other_needles)
 
 
 def _needle_sets(needles: tuple[str, ...]) -> tuple[frozenset[str], tuple[str, ...]]:
