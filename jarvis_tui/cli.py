@@ -13,6 +13,7 @@ imported only when the cockpit opens.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -78,6 +79,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("jarvis: interrupted\n")
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader stopped reading (`jarvis --status | head -3`): end quietly, as `head`'s other writers do.
+        # stdout goes to /dev/null so the interpreter's last flush at exit cannot fail again on stderr.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
 
 
 def _run_subcommand(name: str, rest: list[str]) -> int:

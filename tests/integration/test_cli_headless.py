@@ -145,6 +145,20 @@ def test_status_table_and_exit_codes(two_nodes, tmp_path: Path) -> None:
     assert "gpus" in report
 
 
+def test_a_reader_that_stops_reading_ends_status_quietly(two_nodes, tmp_path: Path) -> None:
+    """`jarvis --status | head -3`: the pipe closes before the table is written; no traceback, exit 0."""
+    _, _, config = two_nodes
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("JARVIS_", "XDG_"))}
+    env.update({"XDG_CONFIG_HOME": str(tmp_path / "config"), "XDG_DATA_HOME": str(tmp_path / "data")})
+    running = subprocess.Popen([sys.executable, "-m", "jarvis_tui", "--config", str(config), "--status"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    assert running.stdout is not None and running.stderr is not None
+    running.stdout.close()  # the reader is gone before the nodes are checked
+    err = running.stderr.read().decode()
+    assert running.wait(timeout=30) == 0
+    assert err == ""
+
+
 def test_api_key_never_leaves_the_environment(loopback_node, tmp_path: Path) -> None:
     secured = loopback_node(reply="secured answer", api_key=SECRET)
     config = write_toml(tmp_path / "c.toml", [
