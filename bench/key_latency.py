@@ -73,8 +73,10 @@ async def measure(config_path: Path, keys: int, chat: bool = True, frame_s: floa
             terminal = app.console._render_buffer(app.console.render(renderable))
         frames["count"] += 1
         frames["bytes"] += len(terminal)
-        # The first frame serialised after the key's action ran is the one that shows it.
-        if waiting and app.active_pane == waiting["pane"]:
+        # The first frame serialised after the key's action ran is the one that shows it.  Later frames must not
+        # overwrite its time: the measuring task resumes a few loop turns after the event is set, and a frame
+        # drawn meanwhile would add its own duration to the sample.
+        if waiting and "frame" not in waiting and app.active_pane == waiting["pane"]:
             waiting["frame"] = time.perf_counter()
             waiting["event"].set()  # type: ignore[attr-defined]
 
