@@ -150,6 +150,9 @@ def pane_title(pane_id: str, *, active: bool) -> str | Content:
 # How long after a key its frame goes first (JarvisApp.input_waiting): the key is handled and drawn well
 # within it, even behind a frame of streamed text already under way.
 INPUT_FIRST_S = 0.05
+# How long after a key the user counts as pressing keys (JarvisApp.user_active): streamed answers are then
+# handed to the screen less often, so fewer of the next keys land behind a frame of streamed text.
+USER_ACTIVE_S = 1.0
 
 
 class CockpitScreen(Screen[Any]):
@@ -476,6 +479,16 @@ class JarvisApp(App[int]):
         waited for all of it; deferring the text by a frame costs the stream nothing visible.
         """
         return time.monotonic() - self._last_key_at < INPUT_FIRST_S
+
+    def user_active(self) -> bool:
+        """A key came in the last ``USER_ACTIVE_S``: the user is typing or moving between panes.
+
+        A key that lands while a hand-over of streamed text is being laid out and drawn (20-40 ms here) waits
+        for it, and at 10 hand-overs a second that was a quarter of all keys under a fast stream: the tail of
+        the key latency.  While the user presses keys, ``AnswerEntry`` hands text over at ``STREAM_FLUSH_ACTIVE_S``
+        instead (docs/cockpit.md, "Keeping it responsive").
+        """
+        return time.monotonic() - self._last_key_at < USER_ACTIVE_S
 
     async def on_event_batch(self, batch: EventBatch) -> None:
         for event in batch.events:

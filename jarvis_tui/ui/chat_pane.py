@@ -36,6 +36,9 @@ HISTORY_LIMIT = 200
 # relayouts the chat log and repaints it; at the bus frame (40 ms) that cost most of the cockpit's CPU under
 # a fast stream and delayed keypresses behind it (docs/benchmarks.md).  10 updates a second still reads as live.
 STREAM_FLUSH_S = 0.1
+# The same while the user presses keys (JarvisApp.user_active): 4 updates a second still show the answer
+# growing, and the keys' frames rarely have to wait behind one.
+STREAM_FLUSH_ACTIVE_S = 0.25
 # How soon a hand-over held back for a key's frame is tried again.
 INPUT_RETRY_S = 0.01
 # A streaming answer is split into Markdown widgets ("chunks") of about this many blocks.  Each hand-over lays
@@ -259,7 +262,11 @@ class AnswerEntry(OneLayoutPerChange, Vertical):
         self.streamed.append(safe)
         self._unflushed.append(safe)
         if self._flush_timer is None:
-            self._flush_timer = self.set_timer(STREAM_FLUSH_S, self._flush)
+            self._flush_timer = self.set_timer(self._flush_interval(), self._flush)
+
+    def _flush_interval(self) -> float:
+        user_active = getattr(self.app, "user_active", None)
+        return STREAM_FLUSH_ACTIVE_S if user_active is not None and user_active() else STREAM_FLUSH_S
 
     async def _flush(self, *, defer: bool = True) -> None:
         if self._flush_timer is not None:
@@ -269,8 +276,10 @@ class AnswerEntry(OneLayoutPerChange, Vertical):
             return
         input_waiting = getattr(self.app, "input_waiting", None)
         now = time.monotonic()
-        if defer and input_waiting is not None and input_waiting() and now - self._flushed_at < STREAM_FLUSH_S * 2:
-            # A key's frame first (JarvisApp.input_waiting); under key repeat the text still goes every 200 ms.
+        if defer and input_waiting is not None and input_waiting() and \
+                now - self._flushed_at < self._flush_interval() * 2:
+            # A key's frame first (JarvisApp.input_waiting); under key repeat the text still goes at least every
+            # other hand-over.
             self._flush_timer = self.set_timer(INPUT_RETRY_S, self._flush)
             return
         self._flushed_at = now

@@ -9,7 +9,7 @@ from textual import events
 
 from jarvis_tui.ui import app as app_module
 from jarvis_tui.ui.app import JarvisApp
-from jarvis_tui.ui.chat_pane import INPUT_RETRY_S, STREAM_FLUSH_S, AnswerEntry
+from jarvis_tui.ui.chat_pane import INPUT_RETRY_S, STREAM_FLUSH_ACTIVE_S, STREAM_FLUSH_S, AnswerEntry
 from tests.ui.pilot_helpers import wait_ready
 
 SIZE = (160, 48)
@@ -52,8 +52,27 @@ async def test_key_repeat_does_not_stall_the_stream(cluster):
         await entry.write("then more")
         await entry._flush()
         assert entry.source == "first "
-        await pilot.pause(STREAM_FLUSH_S * 2 + INPUT_RETRY_S * 5)
+        await pilot.pause(STREAM_FLUSH_ACTIVE_S * 2 + INPUT_RETRY_S * 5)
         assert entry.source == "first then more"  # held back no longer than two hand-overs
+
+
+async def test_the_stream_is_handed_over_less_often_while_keys_are_pressed(cluster):
+    config, _ = cluster(count=1)
+    app = JarvisApp(config, services=frozenset())
+    async with app.run_test(size=SIZE) as pilot:
+        entry = await _streaming(pilot, app, "first ")
+        assert not app.user_active()
+        await entry.write("no key yet ")
+        assert entry._flush_timer._interval == STREAM_FLUSH_S  # the control: 10 hand-overs a second
+        await entry._flush(defer=False)
+
+        app._last_key_at = time.monotonic() - app_module.INPUT_FIRST_S * 2  # a key, its frame already drawn
+        assert app.user_active() and not app.input_waiting()
+        await entry.write("while keys come")
+        assert entry._flush_timer._interval == STREAM_FLUSH_ACTIVE_S
+        await entry._flush()
+        await pilot.pause()
+        assert entry.source == "first no key yet while keys come"  # nothing held back once the key is drawn
 
 
 async def test_the_frame_of_a_key_is_drawn_without_the_frame_timer(cluster):
