@@ -244,6 +244,48 @@ async def test_key_bar_click_presses_the_key(cluster):
         await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen), what="help screen")
 
 
+async def test_key_bar_draws_each_set_of_bindings_once_per_theme(cluster):
+    """A pane switch moves between a few sets of bindings; the key bar draws each set once and reuses the line
+    (and where its keys are) when they come back, until the theme changes its colours."""
+    from textual.geometry import Region
+
+    config, _ = cluster(count=1)
+    app = JarvisApp(config, services=frozenset())
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        bar = app.query_one(KeyBar)
+        drawn: list[str] = []
+        original = bar.render
+
+        def render():  # type: ignore[no-untyped-def]
+            drawn.append(app.active_pane)
+            return original()
+
+        bar.render = render  # type: ignore[method-assign]
+
+        def line() -> tuple[str, list[tuple[int, int, str]]]:
+            strip = bar.render_lines(Region(0, 0, bar.size.width, 1))[0]
+            return strip.text, list(bar._hits)
+
+        await pilot.pause()
+        chat_line = line()
+        for pane in ("nodes", "chat", "nodes", "chat", "nodes"):
+            app.focus_pane(pane)
+            await pilot.pause()
+            text, hits = line()
+            assert ("Sort" in text) == (pane == "nodes"), text
+            if pane == "chat":
+                assert (text, hits) == chat_line
+        assert drawn == ["nodes"]  # the chat's line was drawn before; the nodes' line once
+
+        dark_nodes = bar.render_lines(Region(0, 0, bar.size.width, 1))[0]
+        app.theme = "nord"
+        await pilot.pause()
+        bar.refresh()  # whatever Textual repaints after a theme change, the line is drawn in the new colours
+        assert bar.render_lines(Region(0, 0, bar.size.width, 1))[0] != dark_nodes
+        assert drawn == ["nodes", "nodes"]
+
+
 async def test_key_bar_fits_80_columns_with_help_and_palette(cluster):
     """At 80 columns the keys are packed and the app's last keys left out; help, the palette key and the focused
     pane's keys stay, and a click still lands on the key drawn there."""
