@@ -30,6 +30,7 @@ from textual.widgets import Static, TextArea
 from rich.text import Text
 
 from jarvis_tui.ui.cells import Numbers, plain, safe_block
+from jarvis_tui.ui.pane_frame import RememberedFrame
 
 HISTORY_LIMIT = 200
 # How often a streaming answer is handed to the Markdown widget.  Every hand-over re-parses the last block,
@@ -397,7 +398,7 @@ def answer_label(numbers: Numbers, node: str, model: str, latency_ms: float | No
     return label
 
 
-class ChatPane(Vertical):
+class ChatPane(RememberedFrame, Vertical):
     """The conversation log and the prompt input."""
 
     BINDINGS = [

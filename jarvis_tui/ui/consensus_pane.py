@@ -19,6 +19,7 @@ from textual.containers import Vertical
 from textual.widgets import Static
 
 from jarvis_tui.ui.cells import Numbers, plain
+from jarvis_tui.ui.pane_frame import RememberedFrame
 from jarvis_tui.ui.pane_table import PaneTable
 
 # The short columns first: in a narrow pane the answer (free text, already shortened) is what gets cut.
@@ -33,7 +34,7 @@ class VotesTable(PaneTable):
     COMPONENT_CLASSES = {"votes--answered", "votes--late", "votes--failed", "votes--cancelled", "votes--pending"}
 
 
-class ConsensusPane(Vertical):
+class ConsensusPane(RememberedFrame, Vertical):
     def __init__(self, numbers: Numbers, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.numbers = numbers

@@ -19,6 +19,7 @@ from textual.containers import Container, Horizontal, Vertical, VerticalScroll
 from textual.widgets import Static
 
 from jarvis_tui.ui.cells import plain
+from jarvis_tui.ui.pane_frame import RememberedFrame
 
 HISTORY_POINTS = 150  # 5 minutes at the default 2 s poll
 LEVEL_CLASSES = ("-normal", "-warning", "-critical", "-error", "-unknown")
@@ -117,7 +118,7 @@ class GpuNodeGroup(Vertical):
         yield self.cards_box
 
 
-class GpuPane(Vertical):
+class GpuPane(RememberedFrame, Vertical):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.groups_view = VerticalScroll(id="gpu-groups")

@@ -19,6 +19,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Static
 
 from jarvis_tui.ui.cells import Numbers, plain, sparkline_text
+from jarvis_tui.ui.pane_frame import RememberedFrame
 from jarvis_tui.ui.pane_table import PaneTable
 
 COLUMNS = (
@@ -68,7 +69,7 @@ class NodesTable(PaneTable):
             pane.cycle_sort()
 
 
-class NodesPane(Vertical):
+class NodesPane(RememberedFrame, Vertical):
     def __init__(self, numbers: Numbers, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.numbers = numbers

@@ -20,6 +20,7 @@ from textual.message import Message
 from textual.widgets import Static
 
 from jarvis_tui.ui.cells import Numbers, plain
+from jarvis_tui.ui.pane_frame import RememberedFrame
 from jarvis_tui.ui.pane_table import PaneTable
 
 POSITION_COLUMNS = (("symbol", "symbol"), ("side", "side"), ("contracts", "contracts"), ("entry", "entry"),
@@ -102,7 +103,7 @@ class SignalsTable(PaneTable):
             pane.toggle_signals()
 
 
-class PositionsPane(Vertical):
+class PositionsPane(RememberedFrame, Vertical):
     class SignalsShown(Message):
         """The signals list was opened: the scanner should run (the trading service starts it when idle)."""
 

@@ -286,6 +286,40 @@ async def test_key_bar_draws_each_set_of_bindings_once_per_theme(cluster):
         assert drawn == ["nodes", "nodes"]
 
 
+async def test_a_pane_draws_its_frame_once_per_look(cluster, monkeypatch):
+    """Pane switches back and forth draw each pane's own lines (border, title, background) once per look, active
+    or not; the lines given back are the ones Textual draws for that look."""
+    from collections import Counter
+
+    from textual._styles_cache import StylesCache
+    from textual.geometry import Region
+
+    config, _ = cluster(count=1)
+    app = JarvisApp(config, services=frozenset())
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        drawn: Counter[str] = Counter()
+        original = StylesCache.render_widget
+
+        def render_widget(cache, widget, crop):  # type: ignore[no-untyped-def]
+            if widget.id in PANE_IDS:
+                drawn[widget.id] += 1
+            return original(cache, widget, crop)
+
+        monkeypatch.setattr(StylesCache, "render_widget", render_widget)
+        looks: dict[tuple[str, bool], list] = {}
+        for pane_id in ("nodes", "gpu", "nodes", "gpu", "nodes"):
+            app.focus_pane(pane_id)
+            await pilot.pause()
+            for pane in app.query(".pane"):
+                lines = pane.render_lines(Region(0, 0, *pane.region.size))
+                assert lines == original(StylesCache(), pane, Region(0, 0, *pane.region.size))  # as Textual draws it
+                looks.setdefault((pane.id, pane.has_class("-active")), lines)
+        # Each pane drawn once per look it took since the counting began: nodes and gpu active, chat inactive.
+        assert drawn == Counter({"nodes": 1, "gpu": 1, "chat": 1}), drawn
+        assert looks[("nodes", True)] != looks[("nodes", False)]
+
+
 async def test_key_bar_fits_80_columns_with_help_and_palette(cluster):
     """At 80 columns the keys are packed and the app's last keys left out; help, the palette key and the focused
     pane's keys stay, and a click still lands on the key drawn there."""
