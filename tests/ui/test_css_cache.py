@@ -15,11 +15,15 @@ SIZE = (160, 48)
 
 
 def computed_styles(app: JarvisApp) -> dict[str, str]:
-    """Every node's resolved styles (component classes included), by its place in the DOM."""
+    """Every node's styles from the stylesheet (component classes included), by its place in the DOM.
+
+    Inline styles are left out: the app sets some from data (the GPU pane shows its empty state when the first
+    readings come), and whether that came before this look is a race that says nothing about the CSS.
+    """
     found = {}
     for index, node in enumerate(app.screen.walk_children(with_self=True)):
         key = f"{index}:{type(node).__name__}#{node.id}"
-        found[key] = node.styles.css
+        found[key] = node._css_styles.css
         for component, styles in sorted(node._component_styles.items()):
             found[f"{key}>{component}"] = styles.css
     return found
