@@ -35,6 +35,8 @@ _TOKEN = re.compile(f"[{_WORD}]+")
 
 def fold(text: str) -> str:
     """Lower-case, accents removed, typographic apostrophes made plain."""
+    if text.isascii():  # no accent, no typographic apostrophe: NFKD and the combining filter change nothing
+        return text.lower()
     decomposed = unicodedata.normalize("NFKD", text.lower().replace("\u2019", "'"))
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
@@ -201,16 +203,23 @@ def parse_node_label(text: str, known: tuple[str, ...]) -> str | None:
     return found[0] if found and len(set(found)) == 1 else None
 
 
+def classify_heuristic(prompt: str) -> Classification:
+    """The heuristic's classification, with no classifier node (what ``classify_with_node`` returns without one)."""
+    started = time.perf_counter()
+    task_type, _category, keyword = load_classifier().explain(prompt)
+    return Classification(task_type, "heuristic", (time.perf_counter() - started) * 1000, keyword)
+
+
 async def classify_with_node(orchestrator: Any, prompt: str, node: str | None, budget_ms: float,
                              extra_types: tuple[str, ...] = ()) -> Classification:
     """Ask the classifier node within ``budget_ms``; the heuristic decides otherwise."""
+    if not node:
+        return classify_heuristic(prompt)
     from jarvis_tui.nodes.base import ChatMessage, NodeError
 
     started = time.perf_counter()
     heuristic = load_classifier()
     task_type, _category, keyword = heuristic.explain(prompt)
-    if not node:
-        return Classification(task_type, "heuristic", (time.perf_counter() - started) * 1000, keyword)
     note = ""
     if node not in orchestrator.nodes:
         note = f"classifier node '{node}' is not configured"

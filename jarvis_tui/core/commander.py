@@ -14,11 +14,19 @@ and request rows stay the orchestrator's.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
-from jarvis_tui.core.classify import Classification, classify_with_node, load_classifier
+from jarvis_tui.core.classify import (
+    Classification,
+    classify_heuristic,
+    classify_with_node,
+    load_classifier,
+)
 from jarvis_tui.core.commander_settings import CommanderSettings
+from jarvis_tui.core.orchestrator import AskResult, Attempt, NoNodeAvailable
+from jarvis_tui.core.store import NewMessage
+from jarvis_tui.core.synthesis import Contribution, Synthesis, attribution, synthesize
 from jarvis_tui.core.taskunits import (
     DONE,
     TaskUnit,
@@ -31,11 +39,13 @@ from jarvis_tui.core.text import one_line
 
 if TYPE_CHECKING:
     from jarvis_tui.core.consensus import ConsensusRound, Vote
-    from jarvis_tui.core.synthesis import Synthesis
 
 # `jarvis --once` goes through Commander.ask on every call, so what only some calls need is
-# imported where it is used: the event classes (only when the bus has a subscriber), consensus,
-# verification and multi-answer synthesis (tests/integration/test_cli_headless.py keeps it that way).
+# imported where it is used: the event classes (only when the bus has a subscriber), consensus and
+# verification (tests/integration/test_cli_headless.py keeps it that way).  What every call needs
+# (the orchestrator's result classes, the store's NewMessage, synthesis - standard library only) is
+# imported here: an import statement in a function costs ~3 us per call on the 2-CPU box, and
+# Commander.ask ran five of them (bench/routing_overhead.py).
 
 ROUTABLE_EXTRA_TYPES = ("architecture", "consensus", "reasoning", "critical")
 
@@ -62,13 +72,13 @@ class Commander:
 
         ``verify`` None means "as [commander] verify says for this task type".
         """
-        from jarvis_tui.core.orchestrator import AskResult, NoNodeAvailable
-
         orch = self.orchestrator
         started = time.perf_counter()
         plan_id = f"p{orch.next_request_id()}"
         if task_type is None:
-            classification = await self.classify(prompt)
+            # Without a classifier node the heuristic is synchronous: no coroutine to create and await.
+            classification = (await self.classify(prompt) if self.settings.classifier_node
+                              else classify_heuristic(prompt))
         else:
             classification = Classification(task_type, "given", 0.0)
         task_type = classification.task_type
@@ -90,12 +100,16 @@ class Commander:
             units = decompose(prompt, task_type, route, split_code=self.settings.decompose,
                               thermal_warning=self._thermal_warning)
 
-        history = await orch.conversation_turns(conversation_id)  # a follow-up keeps its context
+        # A follow-up keeps its context (a new conversation has none: no read, no coroutine).
+        history = await orch.conversation_turns(conversation_id) if conversation_id is not None else []
+        unit_delta = on_delta if len(units) == 1 else None
 
-        async def run_unit(unit: TaskUnit, unit_prompt: str) -> None:
-            await self._run_unit(unit, unit_prompt, plan_id, verify and unit.role in ("answer", "coder"),
-                                 forced=node is not None, on_delta=on_delta if len(units) == 1 else None,
-                                 history=history, conversation_id=conversation_id)
+        def run_unit(unit: TaskUnit, unit_prompt: str) -> Coroutine[Any, Any, None]:
+            # A plain function returning _run_unit's coroutine: an ``async def`` wrapper would be one more
+            # frame that every resumption of the request (~10 per answer) passes through.
+            return self._run_unit(unit, unit_prompt, plan_id, verify and unit.role in ("answer", "coder"),
+                                  forced=node is not None, on_delta=unit_delta, history=history,
+                                  conversation_id=conversation_id)
 
         def publish(unit: TaskUnit) -> None:
             if orch.bus.subscriber_count:
@@ -110,14 +124,12 @@ class Commander:
                        else f"no node could answer: {reasons}")
             raise NoNodeAvailable(message, attempts, task_type)
 
-        from jarvis_tui.core.synthesis import Contribution, Synthesis, synthesize
-
-        contributions = [Contribution(u.node, u.model, u.result or "", u.role, u.quality_score,
-                                      orch.nodes[u.node].config.weight) for u in done]
-        if len(contributions) == 1:
+        if len(done) == 1:  # one answer is the answer: nothing to weigh or synthesise
             only = done[0]
-            synthesis = Synthesis(only.result or "", only.node, only.model, False, [contributions[0].label])
+            synthesis = Synthesis(only.result or "", only.node, only.model, False, [attribution(only.node, only.model)])
         else:
+            contributions = [Contribution(u.node, u.model, u.result or "", u.role, u.quality_score,
+                                          orch.nodes[u.node].config.weight) for u in done]
             synthesis = await synthesize(orch, prompt, contributions, settings=self.settings, round_id=plan_id,
                                          on_delta=on_delta)
         final_unit = next((u for u in done if u.node == synthesis.node), done[0])
@@ -127,11 +139,11 @@ class Commander:
         extra: dict[str, Any] = {
             "classification": classification.to_dict(),
             "units": [u.to_dict() for u in units],
-            "synthesis": synthesis.to_dict() if len(contributions) > 1 else None,
+            "synthesis": synthesis.to_dict() if len(done) > 1 else None,
         }
         if verify:
             extra["verification"] = {u.id: u.quality_score for u in units}
-        same_as_unit = synthesis.node == final_unit.node and not synthesis.streamed and len(contributions) == 1
+        same_as_unit = synthesis.node == final_unit.node and not synthesis.streamed and len(done) == 1
         return AskResult(
             answer=synthesis.text, node=synthesis.node, model=synthesis.model, task_type=task_type,
             latency_ms=(time.perf_counter() - started) * 1000,
@@ -148,26 +160,35 @@ class Commander:
     async def _run_unit(self, unit: TaskUnit, unit_prompt: str, plan_id: str, verify: bool, *, forced: bool,
                         on_delta: Callable[[str], None] | None, history: list[Any] | None = None,
                         conversation_id: int | None = None) -> None:
-        from jarvis_tui.core.orchestrator import NoNodeAvailable
-
         orch = self.orchestrator
         system = role_system_prompt(unit.role)
 
-        async def answer(text: str, cycle: int) -> tuple[str, str, Any]:
+        def ask(text: str, cycle: int) -> Coroutine[Any, Any, AskResult]:
+            return orch.ask(text, task_type=unit.task_type, persist=False, system=system,
+                            on_delta=on_delta if cycle == 0 else None, node=unit.candidates[0] if forced else None,
+                            candidates=None if forced else unit.candidates, history=history,
+                            conversation_id=conversation_id)
+
+        def failed(exc: NoNodeAvailable) -> None:
+            unit.attempts.extend(exc.attempts)
+            unit.error = one_line(str(exc), 300)
+
+        async def answer(text: str, cycle: int) -> tuple[str, str, Any]:  # the verifier's re-dispatches
             try:
-                result = await orch.ask(text, task_type=unit.task_type, persist=False, system=system,
-                                        on_delta=on_delta if cycle == 0 else None,
-                                        node=unit.candidates[0] if forced else None,
-                                        candidates=None if forced else unit.candidates,
-                                        history=history, conversation_id=conversation_id)
+                result = await ask(text, cycle)
             except NoNodeAvailable as exc:
-                unit.attempts.extend(exc.attempts)
-                unit.error = one_line(str(exc), 300)
+                failed(exc)
                 raise
             unit.attempts.extend(result.attempts)
             return result.answer, result.node, result
 
-        text, node, result = await answer(unit_prompt, 0)
+        # The first answer is awaited here, not through ``answer``: one frame less on every resumption.
+        try:
+            result = await ask(unit_prompt, 0)
+        except NoNodeAvailable as exc:
+            failed(exc)
+            raise
+        unit.attempts.extend(result.attempts)
         chosen = result
         if verify:
             from jarvis_tui.core.verify import verified_answer
@@ -175,7 +196,7 @@ class Commander:
             best, _history = await verified_answer(
                 orch, unit_prompt, answer, threshold=self.settings.verify_threshold,
                 max_cycles=self.settings.verify_max_cycles, plan_id=plan_id, unit_id=unit.id,
-                first=(text, node, result))
+                first=(result.answer, result.node, result))
             chosen = best.payload
             unit.quality_score = best.verification.score
         unit.result, unit.node, unit.model = chosen.answer, chosen.node, chosen.model
@@ -184,8 +205,6 @@ class Commander:
     async def _ask_by_consensus(self, prompt: str, plan_id: str, classification: Classification,
                                 on_delta: Callable[[str], None] | None, conversation_id: int | None) -> Any:
         from jarvis_tui.core.consensus import readable_answer
-        from jarvis_tui.core.orchestrator import AskResult, Attempt, NoNodeAvailable
-        from jarvis_tui.core.synthesis import Synthesis, attribution
 
         round_ = await self.consensus(prompt, round_id=plan_id)
         attempts = [Attempt(v.node, v.outcome or v.status, v.latency_ms, v.error, v.model) for v in round_.votes]
@@ -210,8 +229,6 @@ class Commander:
         store = self.orchestrator.store
         if store is None or store._db is None:
             return conversation_id
-        from jarvis_tui.core.store import NewMessage
-
         try:  # one write, one group commit: the conversation (if new), the prompt and the answer
             conversation_id, _ids = await store.add_messages(conversation_id, [
                 NewMessage("user", prompt, task_type=task_type),
@@ -252,8 +269,6 @@ class Commander:
         if not answered:
             return None
         # The winning cluster's answers first: they are the verdict's sources.
-        from jarvis_tui.core.synthesis import Contribution, synthesize
-
         ordered = sorted(answered, key=lambda v: (v.cluster != round_.winning_cluster, v.arrival or 0))
         contributions = [Contribution(v.node, v.model, v.answer, "vote", None, v.weight) for v in ordered]
         if len(contributions) == 1 or not self.settings.commander_node:
