@@ -366,3 +366,42 @@ async def test_writes_arriving_over_a_few_loop_turns_share_one_commit(tmp_path: 
         assert store.commits - before == 1
     finally:
         await store.close()
+
+
+async def test_under_load_a_commit_waits_the_interval_and_takes_what_arrives_meanwhile(tmp_path: Path) -> None:
+    # Writes queued while a commit runs are committed COMMIT_INTERVAL_S after it started, together with the
+    # writes that arrive in between: fewer commits, so fewer GIL hand-offs with the writer thread per write.
+    store = await opened(tmp_path / "j.db")
+    assert store._writer is not None
+    store._writer._commit_interval_s = 0.3  # long enough for this test's steps on a loaded machine
+    try:
+        conversation = await store.new_conversation()
+        before = store.commits
+        first = asyncio.create_task(store.add_message(conversation, "user", "first"))
+        await asyncio.sleep(0)
+        while store._writer.pending:  # the writer takes "first" alone and starts its commit
+            await asyncio.sleep(0)
+        second = asyncio.create_task(store.add_message(conversation, "user", "second"))  # queued during it
+        await asyncio.wait_for(first, 10)
+        await asyncio.sleep(0.05)  # without the interval, "second" would be committed by now, alone
+        assert not second.done()
+        third = asyncio.create_task(store.add_message(conversation, "user", "third"))
+        await asyncio.wait_for(asyncio.gather(second, third), 10)
+        assert store.commits - before == 2  # "first"; then "second" and "third" in one commit
+        assert [m.content for m in await store.messages(conversation)] == ["first", "second", "third"]
+    finally:
+        await store.close()
+
+
+async def test_a_write_that_finds_the_writer_idle_does_not_wait_the_interval(tmp_path: Path) -> None:
+    # Sequential calls (each awaited before the next) are never spaced out: the interval is for load only.
+    store = await opened(tmp_path / "j.db")
+    assert store._writer is not None
+    store._writer._commit_interval_s = 600.0
+    try:
+        conversation = await store.new_conversation()
+        for i in range(5):
+            await asyncio.wait_for(store.add_message(conversation, "user", f"q{i}"), 10)
+        assert len(await store.messages(conversation)) == 5
+    finally:
+        await store.close()
