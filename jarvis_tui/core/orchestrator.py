@@ -296,6 +296,9 @@ class Orchestrator:
 
     def order_by_thermal(self, names: list[str]) -> list[str]:
         """Warning-hot nodes drop behind cool ones; the order is otherwise kept."""
+        if len(names) < 2:  # nothing to reorder (a routed task type often has one node)
+            return list(names)
+
         def hot(name: str) -> int:
             view = self.thermal(name)
             return 1 if view is not None and view.status == "warning" else 0

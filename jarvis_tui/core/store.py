@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import aiosqlite
 
@@ -77,8 +77,10 @@ class Redactor:
         return text
 
 
-@dataclass(frozen=True, slots=True)
-class RequestRow:
+# RequestRow and NewMessage are made on every request (bench/routing_overhead.py): named tuples, as
+# immutable as the frozen dataclasses they were, are built in ~1.3-1.9 us instead of ~4.8 us
+# (a frozen dataclass's __init__ sets each field through object.__setattr__).
+class RequestRow(NamedTuple):
     """One row of the per-request metrics table."""
 
     request_id: str
@@ -94,8 +96,7 @@ class RequestRow:
     created_at: float
 
 
-@dataclass(frozen=True, slots=True)
-class NewMessage:
+class NewMessage(NamedTuple):
     """A message to append (``Store.add_messages``)."""
 
     role: str
