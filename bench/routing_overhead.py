@@ -34,7 +34,7 @@ and the run ends by checking that every exchange they reported is in the databas
 The orchestrator writes its per-request rows in batches (every 50 ms), the store
 group-commits concurrent writes (one transaction and one commit per batch, the
 exchanges of a batch in one INSERT per table: each statement is a GIL hand-off
-between the writer thread and the loop), the
+between the writer thread and the loop; under load, commits 20 ms apart), the
 clients read each body to its end so pooled connections are reused, and the shared
 pool runs on plain asyncio sockets with linear bookkeeping (nodes/pool.py); all
 came out of this benchmark (see docs/benchmarks.md).
