@@ -294,8 +294,10 @@ class Store:
         """Run ``op(connection)`` in the next group commit; returns its value once committed.
 
         ``op`` runs on the connection's thread inside a transaction shared with other callers'
-        operations, behind its own savepoint: if it raises, its statements are rolled back and the
-        exception is raised here, while the others still commit.  It must not commit or roll back.
+        operations: if it raises, the batch is rolled back and rerun without it, the exception is
+        raised here and the others still commit (so an op may run more than once; only the last run
+        counts).  It must not commit or roll back.  Under load the call also waits for the next commit
+        slot (``store_writer.COMMIT_INTERVAL_S``); it returns only once its rows are committed.
         """
         if self._writer is None or self._db is None:
             raise StoreError("store is not open")
