@@ -41,7 +41,9 @@ us of loop CPU per exchange).  Spaced 20 ms apart, a commit holds ~17 exchanges 
 ``Commander.ask`` costs the loop about what it does with no store at all.  A write
 that finds the writer idle (every sequential call) is not delayed, and nothing is
 reported before its commit: the interval costs latency under load (<= 20 ms, against
-~100 ms per request at c=50), never durability.  A batch that cannot commit (the database locked past the busy timeout,
+~100 ms per request at c=50), never durability.
+
+A batch that cannot commit (the database locked past the busy timeout,
 disk full) fails every caller in it; the writer goes on with the next batch.  A
 write once queued is committed even if its caller is cancelled meanwhile.
 
