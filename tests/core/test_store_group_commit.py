@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,19 @@ async def opened(path: Path) -> Store:
     return store
 
 
+@pytest.fixture
+def path(tmp_path: Path) -> Path:
+    return tmp_path / "j.db"
+
+
+@pytest.fixture
+async def store(path: Path) -> AsyncIterator[Store]:
+    """An open store on ``path``, closed after the test."""
+    opened_store = await opened(path)
+    yield opened_store
+    await opened_store.close()
+
+
 def on_disk(path: Path, sql: str, args: tuple = ()) -> list[tuple]:
     """Read through a separate connection: sees only what is committed to the file."""
     with sqlite3.connect(path) as other:
@@ -36,129 +50,96 @@ def broken(conn: sqlite3.Connection) -> None:
     raise RuntimeError("bug in an operation")
 
 
-async def test_concurrent_writes_share_one_commit_and_are_on_disk_when_each_returns(tmp_path: Path) -> None:
-    path = tmp_path / "j.db"
-    store = await opened(path)
-    try:
-        conversation = await store.new_conversation("t")
-        before = store.commits
+async def test_concurrent_writes_share_one_commit_and_are_on_disk_when_each_returns(store: Store, path: Path) -> None:
+    conversation = await store.new_conversation("t")
+    before = store.commits
 
-        async def write(i: int) -> int:
-            message_id = await store.add_message(conversation, "user", f"q{i}")
-            # the awaited call has returned: the row must already be committed to the file
-            assert on_disk(path, "SELECT content FROM messages WHERE id = ?", (message_id,)) == [(f"q{i}",)]
-            return message_id
+    async def write(i: int) -> int:
+        message_id = await store.add_message(conversation, "user", f"q{i}")
+        # the awaited call has returned: the row must already be committed to the file
+        assert on_disk(path, "SELECT content FROM messages WHERE id = ?", (message_id,)) == [(f"q{i}",)]
+        return message_id
 
-        ids = await asyncio.wait_for(asyncio.gather(*(write(i) for i in range(30))), 10)
-        assert len(set(ids)) == 30
-        assert store.commits - before == 1  # all 30 were queued before the writer ran: one transaction
-        assert on_disk(path, "SELECT COUNT(*) FROM messages")[0][0] == 30
-    finally:
-        await store.close()
+    ids = await asyncio.wait_for(asyncio.gather(*(write(i) for i in range(30))), 10)
+    assert len(set(ids)) == 30
+    assert store.commits - before == 1  # all 30 were queued before the writer ran: one transaction
+    assert on_disk(path, "SELECT COUNT(*) FROM messages")[0][0] == 30
 
 
-async def test_writes_queued_during_a_commit_go_together_in_the_next(tmp_path: Path) -> None:
-    store = await opened(tmp_path / "j.db")
-    try:
-        conversation = await store.new_conversation()
-        before = store.commits
-        first = asyncio.create_task(store.add_message(conversation, "user", "first"))
-        await asyncio.sleep(0)  # the writer takes "first" alone and starts its commit
-        rest = [asyncio.create_task(store.add_message(conversation, "user", f"q{i}")) for i in range(10)]
-        await asyncio.wait_for(asyncio.gather(first, *rest), 10)
-        assert store.commits - before <= 2
-        assert len(await store.messages(conversation)) == 11
-    finally:
-        await store.close()
+async def test_writes_queued_during_a_commit_go_together_in_the_next(store: Store) -> None:
+    conversation = await store.new_conversation()
+    before = store.commits
+    first = asyncio.create_task(store.add_message(conversation, "user", "first"))
+    await asyncio.sleep(0)  # the writer takes "first" alone and starts its commit
+    rest = [asyncio.create_task(store.add_message(conversation, "user", f"q{i}")) for i in range(10)]
+    await asyncio.wait_for(asyncio.gather(first, *rest), 10)
+    assert store.commits - before <= 2
+    assert len(await store.messages(conversation)) == 11
 
 
-async def test_a_failing_write_fails_only_its_caller_and_the_others_commit(tmp_path: Path) -> None:
-    path = tmp_path / "j.db"
-    store = await opened(path)
-    try:
-        conversation = await store.new_conversation()
-        before = store.commits
-        calls = [store.add_message(conversation, "user", "good-0"),
-                 store.add_message(987654, "user", "orphan"),  # foreign key: no such conversation
-                 store.add_message(conversation, "user", "good-1"),
-                 store.add_message(conversation, "robot", "bad role"),  # CHECK constraint
-                 store.add_message(conversation, "assistant", "good-2")]
-        results = await asyncio.wait_for(asyncio.gather(*calls, return_exceptions=True), 10)
-        assert store.commits - before == 1
-        assert isinstance(results[1], sqlite3.IntegrityError) and "FOREIGN KEY" in str(results[1])
-        assert isinstance(results[3], sqlite3.IntegrityError) and "CHECK" in str(results[3])
-        good = [results[0], results[2], results[4]]
-        assert all(isinstance(r, int) for r in good)
-        assert on_disk(path, "SELECT id, content FROM messages ORDER BY id") == list(
-            zip(good, ["good-0", "good-1", "good-2"], strict=True))
-    finally:
-        await store.close()
+async def test_a_failing_write_fails_only_its_caller_and_the_others_commit(store: Store, path: Path) -> None:
+    conversation = await store.new_conversation()
+    before = store.commits
+    calls = [store.add_message(conversation, "user", "good-0"),
+             store.add_message(987654, "user", "orphan"),  # foreign key: no such conversation
+             store.add_message(conversation, "user", "good-1"),
+             store.add_message(conversation, "robot", "bad role"),  # CHECK constraint
+             store.add_message(conversation, "assistant", "good-2")]
+    results = await asyncio.wait_for(asyncio.gather(*calls, return_exceptions=True), 10)
+    assert store.commits - before == 1
+    assert isinstance(results[1], sqlite3.IntegrityError) and "FOREIGN KEY" in str(results[1])
+    assert isinstance(results[3], sqlite3.IntegrityError) and "CHECK" in str(results[3])
+    good = [results[0], results[2], results[4]]
+    assert all(isinstance(r, int) for r in good)
+    assert on_disk(path, "SELECT id, content FROM messages ORDER BY id") == list(
+        zip(good, ["good-0", "good-1", "good-2"], strict=True))
 
 
-async def test_a_write_is_all_or_nothing(tmp_path: Path) -> None:
-    path = tmp_path / "j.db"
-    store = await opened(path)
-    try:
-        with pytest.raises(sqlite3.IntegrityError):
-            await store.add_messages(None, [NewMessage("user", "kept?"), NewMessage("robot", "no")])
-        other = store.add_messages(None, [NewMessage("user", "alone")])
-        broken = store.add_messages(None, [NewMessage("user", "half"), NewMessage("robot", "no")])
-        ok, failed = await asyncio.gather(other, broken, return_exceptions=True)
-        assert isinstance(failed, sqlite3.IntegrityError)
-        assert on_disk(path, "SELECT title FROM conversations") == [("alone",)]
-        assert on_disk(path, "SELECT conversation_id, content FROM messages") == [(ok[0], "alone")]
-    finally:
-        await store.close()
+async def test_a_write_is_all_or_nothing(store: Store, path: Path) -> None:
+    with pytest.raises(sqlite3.IntegrityError):
+        await store.add_messages(None, [NewMessage("user", "kept?"), NewMessage("robot", "no")])
+    other = store.add_messages(None, [NewMessage("user", "alone")])
+    broken = store.add_messages(None, [NewMessage("user", "half"), NewMessage("robot", "no")])
+    ok, failed = await asyncio.gather(other, broken, return_exceptions=True)
+    assert isinstance(failed, sqlite3.IntegrityError)
+    assert on_disk(path, "SELECT title FROM conversations") == [("alone",)]
+    assert on_disk(path, "SELECT conversation_id, content FROM messages") == [(ok[0], "alone")]
 
 
-async def test_an_operation_that_raises_is_reported_and_rolled_back(tmp_path: Path) -> None:
-    path = tmp_path / "j.db"
-    store = await opened(path)
+async def test_an_operation_that_raises_is_reported_and_rolled_back(store: Store, path: Path) -> None:
+    results = await asyncio.wait_for(asyncio.gather(
+        store.new_conversation("a"), store.write(broken), store.new_conversation("b"),
+        return_exceptions=True), 10)
+    assert isinstance(results[1], RuntimeError)
+    assert sorted(t for (t,) in on_disk(path, "SELECT title FROM conversations")) == ["a", "b"]
+
+
+async def test_a_batch_that_cannot_commit_fails_every_caller_and_the_writer_recovers(store: Store, path: Path) -> None:
+    conversation = await store.new_conversation()
+    await store.db.execute("PRAGMA busy_timeout=50")
+    locker = sqlite3.connect(path, isolation_level=None)
+    locker.execute("BEGIN IMMEDIATE")  # another process holds the write lock
     try:
         results = await asyncio.wait_for(asyncio.gather(
-            store.new_conversation("a"), store.write(broken), store.new_conversation("b"),
-            return_exceptions=True), 10)
-        assert isinstance(results[1], RuntimeError)
-        assert sorted(t for (t,) in on_disk(path, "SELECT title FROM conversations")) == ["a", "b"]
+            *(store.add_message(conversation, "user", f"q{i}") for i in range(5)), return_exceptions=True), 10)
     finally:
-        await store.close()
+        locker.execute("ROLLBACK")
+        locker.close()
+    assert all(isinstance(r, sqlite3.OperationalError) and "locked" in str(r) for r in results), results
+    assert await asyncio.wait_for(store.add_message(conversation, "user", "after"), 10) > 0
+    assert on_disk(path, "SELECT content FROM messages") == [("after",)]
 
 
-async def test_a_batch_that_cannot_commit_fails_every_caller_and_the_writer_recovers(tmp_path: Path) -> None:
-    path = tmp_path / "j.db"
-    store = await opened(path)
-    try:
-        conversation = await store.new_conversation()
-        await store.db.execute("PRAGMA busy_timeout=50")
-        locker = sqlite3.connect(path, isolation_level=None)
-        locker.execute("BEGIN IMMEDIATE")  # another process holds the write lock
-        try:
-            results = await asyncio.wait_for(asyncio.gather(
-                *(store.add_message(conversation, "user", f"q{i}") for i in range(5)), return_exceptions=True), 10)
-        finally:
-            locker.execute("ROLLBACK")
-            locker.close()
-        assert all(isinstance(r, sqlite3.OperationalError) and "locked" in str(r) for r in results), results
-        assert await asyncio.wait_for(store.add_message(conversation, "user", "after"), 10) > 0
-        assert on_disk(path, "SELECT content FROM messages") == [("after",)]
-    finally:
-        await store.close()
-
-
-async def test_a_cancelled_caller_does_not_hang_or_break_the_others(tmp_path: Path) -> None:
-    store = await opened(tmp_path / "j.db")
-    try:
-        conversation = await store.new_conversation()
-        tasks = [asyncio.create_task(store.add_message(conversation, "user", f"q{i}")) for i in range(6)]
-        await asyncio.sleep(0)  # every task has queued its write
-        tasks[2].cancel()
-        results = await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 10)
-        assert isinstance(results[2], asyncio.CancelledError)
-        assert sum(isinstance(r, int) for r in results) == 5
-        # a queued write is committed even though its caller stopped waiting for it
-        assert [m.content for m in await store.messages(conversation)] == [f"q{i}" for i in range(6)]
-    finally:
-        await store.close()
+async def test_a_cancelled_caller_does_not_hang_or_break_the_others(store: Store) -> None:
+    conversation = await store.new_conversation()
+    tasks = [asyncio.create_task(store.add_message(conversation, "user", f"q{i}")) for i in range(6)]
+    await asyncio.sleep(0)  # every task has queued its write
+    tasks[2].cancel()
+    results = await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 10)
+    assert isinstance(results[2], asyncio.CancelledError)
+    assert sum(isinstance(r, int) for r in results) == 5
+    # a queued write is committed even though its caller stopped waiting for it
+    assert [m.content for m in await store.messages(conversation)] == [f"q{i}" for i in range(6)]
 
 
 async def test_close_commits_the_writes_still_queued(tmp_path: Path) -> None:
@@ -190,37 +171,29 @@ async def test_a_write_started_while_closing_is_refused_not_lost_silently(tmp_pa
     assert isinstance(queued.result(), int)
 
 
-async def test_new_conversations_are_titled_by_their_first_user_message(tmp_path: Path) -> None:
-    store = await opened(tmp_path / "j.db")
-    try:
-        fresh, _ = await store.add_messages(None, [NewMessage("user", "What is 2+2?\nthanks"),
-                                                   NewMessage("assistant", "4", node="M2")])
-        untitled = await store.new_conversation()
-        await store.add_messages(untitled, [NewMessage("assistant", "hi")])
-        await store.add_messages(untitled, [NewMessage("user", "later question")])
-        await store.add_messages(untitled, [NewMessage("user", "not the title")])
-        titles = {c.id: (c.title, c.message_count) for c in await store.conversations()}
-        assert titles == {fresh: ("What is 2+2?", 2), untitled: ("later question", 3)}
-    finally:
-        await store.close()
+async def test_new_conversations_are_titled_by_their_first_user_message(store: Store) -> None:
+    fresh, _ = await store.add_messages(None, [NewMessage("user", "What is 2+2?\nthanks"),
+                                               NewMessage("assistant", "4", node="M2")])
+    untitled = await store.new_conversation()
+    await store.add_messages(untitled, [NewMessage("assistant", "hi")])
+    await store.add_messages(untitled, [NewMessage("user", "later question")])
+    await store.add_messages(untitled, [NewMessage("user", "not the title")])
+    titles = {c.id: (c.title, c.message_count) for c in await store.conversations()}
+    assert titles == {fresh: ("What is 2+2?", 2), untitled: ("later question", 3)}
 
 
-async def test_reads_interleaved_with_group_commits_see_whole_writes(tmp_path: Path) -> None:
-    store = await opened(tmp_path / "j.db")
-    try:
-        async def writer(k: int) -> None:
-            for i in range(40):
-                await store.add_messages(None, [NewMessage("user", f"q{k}.{i}"), NewMessage("assistant", "a")])
+async def test_reads_interleaved_with_group_commits_see_whole_writes(store: Store) -> None:
+    async def writer(k: int) -> None:
+        for i in range(40):
+            await store.add_messages(None, [NewMessage("user", f"q{k}.{i}"), NewMessage("assistant", "a")])
 
-        async def reader() -> None:
-            for _ in range(40):
-                # a conversation is never seen half-written: both messages or none
-                assert all(c.message_count == 2 for c in await store.conversations(limit=1000))
+    async def reader() -> None:
+        for _ in range(40):
+            # a conversation is never seen half-written: both messages or none
+            assert all(c.message_count == 2 for c in await store.conversations(limit=1000))
 
-        await asyncio.wait_for(asyncio.gather(*(writer(k) for k in range(8)), *(reader() for _ in range(3))), 30)
-        assert len(await store.conversations(limit=1000)) == 320
-    finally:
-        await store.close()
+    await asyncio.wait_for(asyncio.gather(*(writer(k) for k in range(8)), *(reader() for _ in range(3))), 30)
+    assert len(await store.conversations(limit=1000)) == 320
 
 
 CHILD = textwrap.dedent("""
