@@ -41,7 +41,9 @@ def main() -> int:
     own = dict(env, PYTHONPATH=str(ROOT))
     apps = [("baseline", baseline, b"pane-5", env), ("jarvis", jarvis, b"5 Positions", own)]
     if args.compare:
-        other = dict(env, PYTHONPATH=str(Path(args.compare).resolve()))
+        # Its own cache folder: each tree keeps its parsed-CSS file, and a save removes the files it does not
+        # name (css_cache.py), so two trees whose files are named differently would delete each other's.
+        other = dict(env, PYTHONPATH=str(Path(args.compare).resolve()), XDG_CACHE_HOME=str(folder / "cache-compare"))
         apps.append(("compare", jarvis, b"5 Positions", other))
     times: dict[str, list[float]] = {name: [] for name, *_ in apps}
     cpu: dict[str, list[float]] = {name: [] for name, *_ in apps}
