@@ -12,12 +12,17 @@ imported only when the cockpit opens.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from collections.abc import Sequence
+from functools import cache
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any
 
 from jarvis_tui import __version__
+
+if TYPE_CHECKING:
+    import argparse
 
 EXIT_OK = 0
 EXIT_USAGE = 2
@@ -27,16 +32,30 @@ EXIT_INTERRUPTED = 130
 SUBCOMMANDS = ("trade", "bench")
 
 
-class OneLineParser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line and exit code 2, never a usage dump."""
+def __getattr__(name: str) -> Any:
+    # argparse (and the gettext it imports) is loaded only when something is parsed with it: the plain cockpit
+    # (`jarvis`, `jarvis --config PATH`) does without it (_cockpit_args).
+    if name == "OneLineParser":
+        return _one_line_parser_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
-    def error(self, message: str) -> None:  # type: ignore[override]
-        sys.stderr.write(f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
-        raise SystemExit(EXIT_USAGE)
+
+@cache
+def _one_line_parser_class() -> type[argparse.ArgumentParser]:
+    import argparse
+
+    class OneLineParser(argparse.ArgumentParser):
+        """argparse, but a usage error is one line and exit code 2, never a usage dump."""
+
+        def error(self, message: str) -> None:  # type: ignore[override]
+            sys.stderr.write(f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+            raise SystemExit(EXIT_USAGE)
+
+    return OneLineParser
 
 
-def build_parser() -> OneLineParser:
-    parser = OneLineParser(
+def build_parser() -> argparse.ArgumentParser:
+    parser = _one_line_parser_class()(
         prog="jarvis",
         description="A terminal cockpit for a cluster of LLM nodes. With no prompt flag it opens the cockpit.",
         epilog="subcommands: `jarvis trade status|close|replay ...`, `jarvis bench [--quick] [--nodes A,B]`. "
@@ -57,12 +76,38 @@ def build_parser() -> OneLineParser:
     return parser
 
 
+def _cockpit_args(args_list: list[str]) -> SimpleNamespace | None:
+    """The arguments of a plain cockpit start, read without argparse; None when argparse must read them.
+
+    Only ``--config PATH`` and ``--live``, each at most once and spelled out: importing argparse and gettext
+    cost ~3.5 ms of the cockpit's first paint (docs/cockpit.md).  Anything else (another flag, ``--config=PATH``,
+    an abbreviation, a PATH that starts with "-", ``--help``) goes to the parser as before, so every error and
+    message stays argparse's.  The namespace has the attributes the parser's has, with the same values.
+    """
+    config: str | None = None
+    live = False
+    index = 0
+    while index < len(args_list):
+        arg = args_list[index]
+        if arg == "--live" and not live:
+            live = True
+        elif (arg == "--config" and config is None and index + 1 < len(args_list)
+              and args_list[index + 1][:1] not in ("", "-")):
+            index += 1
+            config = args_list[index]
+        else:
+            return None
+        index += 1
+    return SimpleNamespace(once=None, status=False, init_config=False, voice_test=None, json=False, node=None,
+                           consensus=False, verify=False, config=config, live=live)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     try:
         if args_list and args_list[0] in SUBCOMMANDS:
             return _run_subcommand(args_list[0], args_list[1:])
-        args = build_parser().parse_args(args_list)
+        args: Any = _cockpit_args(args_list) or build_parser().parse_args(args_list)
         if args.once is not None or args.status or args.init_config or args.voice_test:
             from jarvis_tui import headless
 

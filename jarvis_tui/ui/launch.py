@@ -6,12 +6,12 @@ faces.  Textual is imported only here, after the config loaded.
 
 from __future__ import annotations
 
-import argparse
 import gc
 import sys
+from typing import Any
 
 
-def run_cockpit(args: argparse.Namespace) -> int:
+def run_cockpit(args: Any) -> int:
     # No cyclic garbage collection until the first frame: the start-up only builds objects that stay (modules,
     # classes, widgets), and the collector's passes over them (~150 of them, one full) cost ~60 ms of the first
     # paint on the 2-core dev box.  JarvisApp turns it back on right after that frame.
@@ -22,7 +22,7 @@ def run_cockpit(args: argparse.Namespace) -> int:
         gc.enable()
 
 
-def _run_cockpit(args: argparse.Namespace) -> int:
+def _run_cockpit(args: Any) -> int:
     from jarvis_tui.cli import EXIT_OK, EXIT_USAGE
     from jarvis_tui.config import ConfigError, load_config, xdg_dir
     from jarvis_tui.core.text import one_line
