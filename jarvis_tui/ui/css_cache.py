@@ -20,10 +20,10 @@ folder's other files are.  Only `jarvis` itself uses it (``ui/launch.py``); test
 
 from __future__ import annotations
 
-import hashlib
 import os
 import pickle
 import sys
+import zlib
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -32,8 +32,10 @@ FORMAT = 1
 
 
 def cache_file(folder: Path, variables: dict[str, str]) -> Path:
-    ident = repr((FORMAT, sys.version, _textual_fingerprint(), sorted(variables.items())))
-    return folder / f"parsed-{hashlib.sha256(ident.encode()).hexdigest()[:20]}.pickle"
+    ident = repr((FORMAT, sys.version, _textual_fingerprint(), sorted(variables.items()))).encode()
+    # Two checksums make a 64-bit name, which tells the few files a user has apart as well as a cryptographic
+    # hash would; zlib is loaded already (Textual imports it), hashlib cost ~2 ms of the first paint.
+    return folder / f"parsed-{zlib.crc32(ident):08x}{zlib.adler32(ident):08x}.pickle"
 
 
 @cache  # Textual's files do not change under a running process: stat them once, not at load and again at save

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 from rich.text import Text
 from textual.widgets import Static
@@ -10,8 +10,13 @@ from textual.widgets import Static
 from jarvis_tui.ui.cells import plain
 
 
-@dataclass(frozen=True, slots=True)
-class StatusState:
+class StatusState(NamedTuple):
+    """What the bar shows; immutable, changed by ``_replace``.
+
+    A NamedTuple, not a frozen dataclass: building the class costs ~0.3 ms rather than ~2 ms, before the first
+    frame (docs/cockpit.md, "First paint").
+    """
+
     healthy: int = 0
     total: int = 0
     starting: bool = True
@@ -35,7 +40,7 @@ class StatusBar(Static):
         self._render_state()
 
     def set(self, **changes: object) -> None:
-        new = replace(self.state, **changes)  # type: ignore[arg-type]
+        new = self.state._replace(**changes)  # type: ignore[arg-type]
         if new != self.state:
             self.state = new
             self._render_state()
