@@ -21,7 +21,7 @@ import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlparse
 
 NODE_KINDS = ("openai", "ollama", "lmstudio", "anthropic", "gemini")
@@ -49,9 +49,14 @@ class ConfigError(Exception):
         return f"{where}: {self.message}"
 
 
-@dataclass(frozen=True, slots=True)
-class ConfigWarning:
-    """A config problem that does not stop jarvis (an unknown key), located like ConfigError."""
+class ConfigWarning(NamedTuple):
+    """A config problem that does not stop jarvis (an unknown key), located like ConfigError.
+
+    A NamedTuple and SectionContext a plain class, not dataclasses: Python 3.11 compiles each method of a
+    dataclass as its class is built (~1.5 ms a class), and this module is loaded before the cockpit's first
+    frame (docs/cockpit.md, "First paint").  The settings classes stay dataclasses: dataclasses.replace and
+    fields() work on them.
+    """
 
     path: str
     line: int | None
@@ -196,14 +201,16 @@ class _Locator:
         return header_line
 
 
-@dataclass
 class SectionContext:
     """Handed to subsystem section parsers so their errors carry path and line."""
 
-    locator: _Locator
-    table: str
-    warnings: list[ConfigWarning]
-    index: int = 0
+    __slots__ = ("locator", "table", "warnings", "index")
+
+    def __init__(self, locator: _Locator, table: str, warnings: list[ConfigWarning], index: int = 0) -> None:
+        self.locator = locator
+        self.table = table
+        self.warnings = warnings
+        self.index = index
 
     @property
     def path(self) -> str:
