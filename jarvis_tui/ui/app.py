@@ -155,6 +155,12 @@ INPUT_FIRST_S = 0.05
 USER_ACTIVE_S = 1.0
 
 
+class PaneGrid(Container):
+    """The grid of panes.  Its cells are the panes, so it has nothing of its own to draw (see CockpitScreen.BLANK)."""
+
+    BLANK = True
+
+
 class CockpitScreen(Screen[Any]):
     """The cockpit's main screen.
 
@@ -168,6 +174,9 @@ class CockpitScreen(Screen[Any]):
     # Where focus starts (JarvisApp.on_mount focuses it too).  Textual's default "*" first focused the chat log,
     # and the input then took focus from it: two restyles of the log before the first frame for nothing.
     AUTO_FOCUS = "#chat-input"
+    # The status bar, the panes and the key bar cover the whole screen: its own lines were rendered at every
+    # full frame (the first one included) only to be drawn over.  BLANK makes them plain background strips.
+    BLANK = True
     _resumed_before = False
 
     async def _on_idle(self, event: Any) -> None:
@@ -272,7 +281,7 @@ class JarvisApp(App[int]):
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status-bar")
         yield TabStrip(PANES, id="pane-tabs")
-        with Container(id="panes"):
+        with PaneGrid(id="panes"):
             yield ChatPane(self.numbers, id="chat", classes="pane -active")
             yield NodesPane(self.numbers, id="nodes", classes="pane")
             yield GpuPane(id="gpu", classes="pane")
