@@ -204,7 +204,7 @@ class _Locator:
 class SectionContext:
     """Handed to subsystem section parsers so their errors carry path and line."""
 
-    __slots__ = ("locator", "table", "warnings", "index")
+    __slots__ = ("index", "locator", "table", "warnings")
 
     def __init__(self, locator: _Locator, table: str, warnings: list[ConfigWarning], index: int = 0) -> None:
         self.locator = locator

@@ -35,4 +35,5 @@ def test_the_parser_class_still_loads_on_demand(capsys: pytest.CaptureFixture[st
     with pytest.raises(SystemExit) as stopped:
         OneLineParser(prog="jarvis bench").parse_args(["--nope"])
     assert stopped.value.code == 2
-    assert capsys.readouterr().err == "jarvis bench: error: unrecognized arguments: --nope (see `jarvis bench --help`)\n"
+    error = capsys.readouterr().err
+    assert error == "jarvis bench: error: unrecognized arguments: --nope (see `jarvis bench --help`)\n"

@@ -1,4 +1,4 @@
-"""What `jarvis` loads and builds before the cockpit's first frame (bench/first_paint.py, docs/cockpit.md).
+"""The cockpit's first frame: what `jarvis` loads and builds before it, and what it need not draw (docs/cockpit.md).
 
 The cockpit starts as `jarvis --config PATH` does (jarvis_tui.cli.main), in a fresh interpreter, headless; at the
 first frame the probe records what was imported and which dataclasses were built, and quits.
@@ -11,6 +11,8 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 PROBE = """
 import dataclasses, json, sys
@@ -48,7 +50,7 @@ def first_paint(tmp_path: Path) -> dict[str, list[str]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("JARVIS_", "XDG_"))}
     env.update({f"XDG_{kind}_HOME": str(tmp_path / kind.lower()) for kind in ("CONFIG", "DATA", "CACHE", "STATE")})
     done = subprocess.run([sys.executable, "-c", PROBE, str(config)], capture_output=True, text=True, env=env,
-                          timeout=60, stdin=subprocess.DEVNULL)
+                          timeout=60, stdin=subprocess.DEVNULL, check=False)
     found = [line for line in done.stdout.splitlines() if line.startswith("PROBE=")]
     assert found, (done.returncode, done.stdout[-2000:], done.stderr[-2000:])
     return json.loads(found[0].removeprefix("PROBE="))  # type: ignore[no-any-return]
@@ -67,3 +69,25 @@ def test_only_the_settings_are_dataclasses_before_the_first_frame(tmp_path: Path
     assert ours == ["jarvis_tui.config.BreakerConfig", "jarvis_tui.config.Config", "jarvis_tui.config.EmbeddedConfig",
                     "jarvis_tui.config.HealthConfig", "jarvis_tui.config.NodeConfig", "jarvis_tui.config.StoreConfig",
                     "jarvis_tui.trading.settings.TradingSettings"]  # the probe's config has a [trading] table
+
+
+@pytest.mark.parametrize(("size", "zoomed"), [((160, 48), False), ((80, 24), False), ((160, 48), True)])
+async def test_the_blank_screen_and_pane_grid_are_covered_everywhere(cluster, size, zoomed):  # type: ignore[no-untyped-def]
+    """CockpitScreen and PaneGrid draw no lines of their own (BLANK): something else must cover every cell."""
+    from jarvis_tui.ui.app import CockpitScreen, JarvisApp, PaneGrid
+
+    config, _nodes = cluster(count=1)
+    app = JarvisApp(config, services=frozenset())
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause()
+        if zoomed:
+            await pilot.press("z")
+            await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, CockpitScreen) and screen.BLANK and PaneGrid.BLANK
+        drawn = [region for widget, (region, _clip) in screen._compositor.visible_widgets.items()
+                 if not isinstance(widget, (CockpitScreen, PaneGrid))]
+        width, height = size
+        bare = [(x, y) for y in range(height) for x in range(width)
+                if not any(region.contains(x, y) for region in drawn)]
+        assert bare == []
