@@ -52,10 +52,10 @@ class ConfigError(Exception):
 class ConfigWarning(NamedTuple):
     """A config problem that does not stop jarvis (an unknown key), located like ConfigError.
 
-    A NamedTuple and SectionContext a plain class, not dataclasses: Python 3.11 compiles each method of a
-    dataclass as its class is built (~1.5 ms a class), and this module is loaded before the cockpit's first
-    frame (docs/cockpit.md, "First paint").  The settings classes stay dataclasses: dataclasses.replace and
-    fields() work on them.
+    This and the small tables below are NamedTuples, SectionContext a plain class, not dataclasses: Python 3.11
+    compiles each method of a dataclass as its class is built (~1.5 ms a class), and this module is loaded
+    before the cockpit's first frame (docs/cockpit.md, "First paint").  NodeConfig and Config stay dataclasses:
+    the benchmark proposal and node discovery change them with dataclasses.replace.
     """
 
     path: str
@@ -102,31 +102,27 @@ class NodeConfig:
         return value or None
 
 
-@dataclass(frozen=True, slots=True)
-class StoreConfig:
+class StoreConfig(NamedTuple):
     """[store]: where the SQLite database lives."""
 
     path: Path
 
 
-@dataclass(frozen=True, slots=True)
-class HealthConfig:
+class HealthConfig(NamedTuple):
     """[health]: how often and how patiently nodes are checked."""
 
     interval_s: float = 15.0
     timeout_s: float = 3.0
 
 
-@dataclass(frozen=True, slots=True)
-class BreakerConfig:
+class BreakerConfig(NamedTuple):
     """[breaker]: consecutive failures before a node cools down, and for how long."""
 
     failures: int = 3
     cooldown_s: float = 30.0
 
 
-@dataclass(frozen=True, slots=True)
-class EmbeddedConfig:
+class EmbeddedConfig(NamedTuple):
     """[embedded]: the llama-server node started when no other node is found."""
 
     enabled: bool = True
@@ -493,7 +489,7 @@ def _parse_simple(raw: Any, ctx: SectionContext, cls: type, positive: tuple[str,
         raise ctx.error(f"[{ctx.table}] must be a table")
     defaults = cls()
     values: dict[str, Any] = {}
-    for name in cls.__dataclass_fields__:
+    for name in cls._fields:
         default = getattr(defaults, name)
         kind: Any = type(default) if default is not None else str
         if kind is float:
@@ -502,7 +498,7 @@ def _parse_simple(raw: Any, ctx: SectionContext, cls: type, positive: tuple[str,
         if name in positive and value is not None and value <= 0:
             raise ctx.error(f"[{ctx.table}] {name} must be > 0, got {value}", name)
         values[name] = value
-    ctx.check_unknown(raw, set(cls.__dataclass_fields__))
+    ctx.check_unknown(raw, set(cls._fields))
     return cls(**values)
 
 
