@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -232,7 +233,8 @@ class JarvisApp(App[int]):
     def __init__(self, config: Any, *, orchestrator: Any = None, live: bool = False, clock: Clock = SYSTEM_CLOCK,
                  services: frozenset[str] = ALL_SERVICES, mask_volatile: bool = False, monitor: bool = True,
                  frame_s: float = FRAME_S, provided_services: dict[str, Any] | None = None,
-                 enable_gc_after_first_paint: bool = False, css_cache_dir: Path | None = None) -> None:
+                 enable_gc_after_first_paint: bool = False, switch_interval_after_first_paint: float | None = None,
+                 css_cache_dir: Path | None = None) -> None:
         super().__init__()
         # `jarvis` keeps Textual's parsed CSS between starts (ui/css_cache.py): loaded now, before any parsing.
         self._css_cache: Any = None
@@ -273,6 +275,7 @@ class JarvisApp(App[int]):
         self.started_at = time.perf_counter()
         self.first_paint_s: float | None = None
         self._enable_gc_after_first_paint = enable_gc_after_first_paint  # `jarvis` pauses it until then (launch.py)
+        self._switch_interval_after_first_paint = switch_interval_after_first_paint  # likewise (launch.py)
         self.bench_proposal: Any = None  # the last cockpit benchmark's Proposal, until applied
         self._later_css_added = False
 
@@ -324,6 +327,8 @@ class JarvisApp(App[int]):
             # each full collection while nodes stream pauses the cockpit for as long.
             gc.freeze()
             gc.enable()
+        if self._switch_interval_after_first_paint is not None:
+            sys.setswitchinterval(self._switch_interval_after_first_paint)  # before the core's threads start
         # Subscriptions first, so no event of the start-up is missed; then the core.
         self._start_pumps()
         self.run_worker(self._start_core(), name="core-start", group="core", exit_on_error=False)

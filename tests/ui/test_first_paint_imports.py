@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -27,7 +28,8 @@ from jarvis_tui.ui import launch
 
 class Probe(app_module.JarvisApp):
     def _after_first_paint(self):
-        print("PROBE=" + json.dumps({"modules": sorted(sys.modules), "built": built}), file=sys.__stdout__)
+        print("PROBE=" + json.dumps({"modules": sorted(sys.modules), "built": built,
+                                     "switch_interval": sys.getswitchinterval()}), file=sys.__stdout__)
         self.exit(0)
 
 app_module.JarvisApp = Probe
@@ -43,7 +45,7 @@ NOT_BEFORE_THE_FIRST_FRAME = ("argparse", "gettext", "hashlib", "jarvis_tui.core
                               "jarvis_tui.core.events", "textual.widgets._markdown")
 
 
-def first_paint(tmp_path: Path) -> dict[str, list[str]]:
+def first_paint(tmp_path: Path) -> dict[str, Any]:
     config = tmp_path / "config.toml"
     config.write_text('[[nodes]]\nname = "A"\nkind = "openai"\nurl = "http://127.0.0.1:9"\n\n'
                       f'[store]\npath = "{tmp_path / "j.db"}"\n\n[trading]\nleverage = 5\n')
@@ -74,11 +76,12 @@ def test_only_the_settings_are_dataclasses_before_the_first_frame(tmp_path: Path
 async def test_the_blank_screen_and_grid_are_covered(cluster, size, zoomed):  # type: ignore[no-untyped-def]
     """CockpitScreen and PaneGrid draw no lines of their own (BLANK): something else must cover every cell."""
     from jarvis_tui.ui.app import CockpitScreen, JarvisApp, PaneGrid
+    from tests.ui.pilot_helpers import wait_ready
 
     config, _nodes = cluster(count=1)
     app = JarvisApp(config, services=frozenset())
     async with app.run_test(size=size) as pilot:
-        await pilot.pause()
+        await wait_ready(pilot)
         if zoomed:
             await pilot.press("z")
             await pilot.pause()
@@ -90,3 +93,26 @@ async def test_the_blank_screen_and_grid_are_covered(cluster, size, zoomed):  # 
         bare = [(x, y) for y in range(height) for x in range(width)
                 if not any(region.contains(x, y) for region in drawn)]
         assert bare == []
+
+
+def test_the_first_frame_is_written_without_waiting_for_a_thread_switch(tmp_path: Path) -> None:
+    """Textual's writer thread puts frames on the terminal; until the first frame it gets the GIL within 0.5 ms."""
+    from jarvis_tui.ui.launch import FIRST_FRAME_SWITCH_INTERVAL_S
+
+    assert first_paint(tmp_path)["switch_interval"] == FIRST_FRAME_SWITCH_INTERVAL_S
+
+
+async def test_the_switch_interval_is_set_back_after_the_first_frame(cluster):  # type: ignore[no-untyped-def]
+    from jarvis_tui.ui.app import JarvisApp
+    from tests.ui.pilot_helpers import wait_ready
+
+    config, _nodes = cluster(count=1)
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(0.0005)
+    try:
+        app = JarvisApp(config, services=frozenset(), switch_interval_after_first_paint=0.004)
+        async with app.run_test(size=(160, 48)) as pilot:
+            await wait_ready(pilot)  # the first frame came, and the core started (its threads too)
+            assert abs(sys.getswitchinterval() - 0.004) < 1e-9
+    finally:
+        sys.setswitchinterval(before)
