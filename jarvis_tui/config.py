@@ -14,10 +14,11 @@ module through ``SECTION_PARSERS``.
 from __future__ import annotations
 
 import importlib
+import marshal
 import math
 import os
 import re
-import tomllib
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -308,13 +309,31 @@ NODE_KEYS = {f for f in NodeConfig.__slots__}  # type: ignore[attr-defined]
 TOP_LEVEL = {"nodes", "routing", "store", "health", "breaker", "embedded", *SECTION_PARSERS}
 
 
-def load_config(cli_path: str | None = None) -> Config:
+def load_config(cli_path: str | None = None, *, parsed_cache: Path | None = None) -> Config:
+    """The config at the CLI's path, $JARVIS_CONFIG or the XDG default; the defaults when there is none.
+
+    ``parsed_cache``: a file that keeps the last parsed TOML with its text (only `jarvis` passes one, from its
+    cache folder, see ``ui/launch.py``).  When the text read now is the text it holds, the parse is taken from
+    it and tomllib is not even imported (~4 ms of the cockpit's first paint); otherwise the text is parsed and
+    the file rewritten.  A missing, damaged or foreign file only means parsing.
+    """
     path, explicit = resolve_config_path(cli_path)
     if path is None:
         return _build({}, None, "")
     text = _read_text(path)
+    raw = _cached_parse(parsed_cache, path, text) if parsed_cache is not None else None
+    if raw is None:
+        raw = _parse_toml(path, text)
+        if parsed_cache is not None:
+            _save_parse(parsed_cache, path, text, raw)
+    return _build(raw, path, text)
+
+
+def _parse_toml(path: Path, text: str) -> dict[str, Any]:
+    import tomllib
+
     try:
-        raw = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         line = getattr(exc, "lineno", None)
         message = getattr(exc, "msg", str(exc))
@@ -323,7 +342,27 @@ def load_config(cli_path: str | None = None) -> Config:
             line = int(found.group(1)) if found else None
             message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
         raise ConfigError(path, f"TOML syntax error: {message}; fix the syntax on that line", line) from None
-    return _build(raw, path, text)
+
+
+def _cached_parse(cache: Path, path: Path, text: str) -> dict[str, Any] | None:
+    try:
+        version, cached_path, cached_text, raw = marshal.loads(cache.read_bytes())
+    except Exception:  # noqa: BLE001 - missing, damaged or foreign: parse as if there were none
+        return None
+    if version != sys.version or cached_path != str(path) or cached_text != text or not isinstance(raw, dict):
+        return None
+    return raw
+
+
+def _save_parse(cache: Path, path: Path, text: str, raw: dict[str, Any]) -> None:
+    try:
+        data = marshal.dumps((sys.version, str(path), text, raw))  # dates and times do not marshal: not kept
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        temporary = cache.with_name(f"{cache.name}.{os.getpid()}.tmp")
+        temporary.write_bytes(data)
+        os.replace(temporary, cache)
+    except (ValueError, OSError):
+        pass  # a cache that cannot be written is only a slower next start
 
 
 def _read_text(path: Path) -> str:

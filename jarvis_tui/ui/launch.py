@@ -39,7 +39,8 @@ def _run_cockpit(args: Any, switch_interval: float) -> int:
     from jarvis_tui.core.text import one_line
 
     try:
-        config = load_config(getattr(args, "config", None))
+        # The last parsed TOML is kept with its text (config.load_config): an unchanged config skips tomllib.
+        config = load_config(getattr(args, "config", None), parsed_cache=xdg_dir("CACHE") / "config.marshal")
     except ConfigError as exc:
         sys.stderr.write(f"jarvis: config error: {one_line(str(exc), 400)}\n")
         return EXIT_USAGE

@@ -148,3 +148,37 @@ def test_init_config_writes_a_starter_that_loads(tmp_path: Path, monkeypatch: py
     assert not load_config(None).warnings
     assert main(["--init-config"]) == 2  # never overwrites
     assert "already exists" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- the cockpit's parsed-TOML cache
+
+
+def test_the_parsed_toml_cache_gives_the_same_config_and_follows_the_text(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    import jarvis_tui.config as config_module
+
+    path = tmp_path / "c.toml"
+    path.write_text('[[nodes]]\nname = "A"\nkind = "openai"\nurl = "http://127.0.0.1:9"\n\n[health]\ninterval_s = 7\n'
+                    '[trading]\nleverage = 5\n')
+    cache = tmp_path / "cache" / "config.marshal"
+    plain = load_config(str(path))
+    assert load_config(str(path), parsed_cache=cache) == plain  # parsed, then written
+    assert cache.exists()
+    parses = []
+    real = config_module._parse_toml
+    monkeypatch.setattr(config_module, "_parse_toml", lambda *args: parses.append(args) or real(*args))
+    assert load_config(str(path), parsed_cache=cache) == plain  # from the cache
+    assert parses == []
+    path.write_text(path.read_text().replace("interval_s = 7", "interval_s = 8"))
+    assert load_config(str(path), parsed_cache=cache).health.interval_s == 8.0  # a changed text is parsed
+    assert len(parses) == 1
+    cache.write_bytes(b"\x00damaged")
+    assert load_config(str(path), parsed_cache=cache).health.interval_s == 8.0
+    assert len(parses) == 2
+    path.write_text(path.read_text().replace("interval_s = 8", "interval_s = 8\nwhen = 2026-12-06"))
+    assert load_config(str(path), parsed_cache=cache).warnings  # a date does not marshal: parsed each time
+    load_config(str(path), parsed_cache=cache)
+    assert len(parses) == 4
+    path.write_text("nodes = [")  # a syntax error is reported as before, cache or not
+    with pytest.raises(ConfigError, match="TOML syntax error"):
+        load_config(str(path), parsed_cache=cache)

@@ -64,6 +64,12 @@ def test_the_first_frame_imports_neither_argparse_nor_hashlib_nor_the_core(tmp_p
     assert sorted(loaded.intersection(NOT_BEFORE_THE_FIRST_FRAME)) == []
 
 
+def test_a_second_start_with_the_same_config_does_not_import_tomllib(tmp_path: Path) -> None:
+    """The parse of an unchanged config comes from the cache folder (config.load_config's parsed_cache)."""
+    assert "tomllib" in first_paint(tmp_path)["modules"]
+    assert "tomllib" not in first_paint(tmp_path)["modules"]
+
+
 def test_only_the_settings_are_dataclasses_before_the_first_frame(tmp_path: Path) -> None:
     """Building a frozen dataclass costs ~1.5 ms (Python 3.11 compiles each of its methods): the cockpit's widgets
     and the config's small tables use NamedTuples or plain classes; what dataclasses.replace changes stays."""
