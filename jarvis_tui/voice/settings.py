@@ -40,6 +40,10 @@ class VoiceSettings:
     # whatever the clip's length); the result is used when nothing louder than energy_threshold came
     # after it.  0 = off: whisper gets the whole recording, after the stop.  See docs/voice.md.
     speech_tail_s: float = 0.4
+    # Keep the memory whisper frees mapped for its next run (glibc's malloc; elsewhere nothing happens).  Each
+    # transcription otherwise maps ~300 MB of encoder buffers afresh and the kernel zeroes every page: ~0.2 s
+    # of CPU per transcript on 2 cores.  Costs ~60 MB more RSS between transcripts.  See docs/voice.md.
+    keep_whisper_memory: bool = True
     wake_word: str = "jarvis"
     command_threshold: float = 80.0  # 0-100 fuzzy score a command needs
     speak_replies: bool = False
@@ -140,6 +144,7 @@ def parse_voice_section(raw: dict[str, Any], ctx: Any) -> VoiceSettings:
         max_record_s=max_record,
         preroll_s=preroll,
         speech_tail_s=speech_tail,
+        keep_whisper_memory=ctx.get(raw, "keep_whisper_memory", bool, d.keep_whisper_memory),
         wake_word=wake_word,
         command_threshold=fraction("command_threshold", d.command_threshold, 0.0, 100.0),
         speak_replies=ctx.get(raw, "speak_replies", bool, d.speak_replies),

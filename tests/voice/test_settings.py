@@ -24,6 +24,7 @@ def test_defaults(tmp_path: Path) -> None:
     assert voice.llm_correction_timeout_s == 2.0 and voice.whisper_language is None
     assert voice.summary_node is None and voice.summary_timeout_s == 3.0
     assert voice.speech_tail_s == 0.4  # whisper starts early by default (docs/voice.md)
+    assert voice.keep_whisper_memory  # whisper's freed buffers stay mapped for its next run
 
 
 def test_full_table(tmp_path: Path) -> None:
@@ -39,6 +40,7 @@ silence_s = 0.8
 max_record_s = 20
 preroll_s = 0.25
 speech_tail_s = 0
+keep_whisper_memory = false
 command_threshold = 75
 speak_replies = true
 llm_correction_node = "M2"
@@ -54,6 +56,7 @@ tts_voice = "fr"
     assert voice.max_record_s == 20.0 and voice.command_threshold == 75.0 and voice.llm_correction_node == "M2"
     assert (voice.llm_correction_timeout_s, voice.summary_node, voice.summary_timeout_s) == (1.5, "M3", 2.5)
     assert voice.speech_tail_s == 0.0  # 0 turns the early start off
+    assert voice.keep_whisper_memory is False
     assert not config.warnings
 
 
@@ -69,6 +72,7 @@ tts_voice = "fr"
     ("input_device = -1", "input_device must be a device index"),
     ('wake_word = " "', "wake_word must not be empty"),
     ('enabled = "yes"', "enabled must be true or false"),
+    ("keep_whisper_memory = 1", "keep_whisper_memory must be true or false"),
 ])
 def test_bad_values_are_located(tmp_path: Path, body: str, message: str) -> None:
     with pytest.raises(ConfigError) as info:
