@@ -31,6 +31,7 @@ from typing import Any
 
 from jarvis_tui.core.clock import SYSTEM_CLOCK, Clock
 from jarvis_tui.core.events import ErrorRaised, EventBus
+from jarvis_tui.trading import ccxt_lazy
 from jarvis_tui.trading.events import (
     MarketDataStatus,
     PositionClosed,
@@ -70,11 +71,10 @@ IDLE_REASON = "market data idle: starts with a position, an order or the signals
 
 
 def _import_ccxt(price_source: str) -> None:
-    """The ccxt modules the feed uses, imported ahead (in a thread: ~1 s of work the event loop need not do)."""
-    import ccxt.async_support
-
+    """The ccxt modules the feed uses, imported ahead (in a thread: ~0.2 s of work the event loop need not do)."""
+    ccxt_lazy.async_support()
     if price_source != "poll":
-        import ccxt.pro  # noqa: F401
+        ccxt_lazy.pro()
 
 
 @dataclass
