@@ -106,15 +106,18 @@ class PtyProcess:
                     break
         return time.perf_counter() - self.started
 
-    def drain(self, seconds: float) -> None:
+    def drain(self, seconds: float, keep: bool = False) -> None:
+        """Read (and drop, unless ``keep``) what the process draws for ``seconds``."""
         end = time.monotonic() + seconds
         while time.monotonic() < end:
             ready, _, _ = select.select([self.fd], [], [], 0.05)
             if ready:
                 try:
-                    os.read(self.fd, 65536)
+                    drawn = os.read(self.fd, 65536)
                 except OSError:
                     return
+                if keep:
+                    self.output += drawn
 
     def cpu_s(self) -> float:
         """CPU seconds the process has run so far, all threads (scheduler nanoseconds, not 10 ms ticks).

@@ -7,7 +7,10 @@ way for reference.  Target: <= 150 MB.
 
 With no position the trading service leaves its market data (ccxt) idle;
 ``--paper-position`` opens one paper position in the store first, so the
-cockpit starts the price feed and imports ccxt as it does for a user who has one.
+cockpit starts the price feed and imports ccxt as it does for a user who has one
+(its MEXC classes only: trading/ccxt_lazy.py).  The bench's exchange URL refuses
+connections, and the figure is only given once the pane says so ("... reaching MEXC"),
+proof that the ccxt client was built and used.
 
     .venv/bin/python bench/idle_rss.py [--settle 8] [--paper-position]
 """
@@ -66,8 +69,12 @@ def main() -> int:
             proc = PtyProcess(argv, env)
             try:
                 proc.wait_for(marker)
-                proc.drain(args.settle)
+                proc.drain(args.settle, keep=args.paper_position)
                 results[name] = proc.rss_mb()
+                if name == "jarvis" and args.paper_position and b"reaching MEXC" not in proc.output:
+                    # The figure only counts if the feed really built its ccxt client and tried the exchange.
+                    print("the price feed never tried MEXC (ccxt not loaded?): no figure", file=sys.stderr)
+                    return 2
             finally:
                 proc.stop()
     finally:
