@@ -25,6 +25,7 @@ from typing import Any
 
 from rich.text import Text
 from textual import events
+from textual.cache import LRUCache
 from textual.screen import Screen
 from textual.widget import Widget
 
@@ -45,7 +46,8 @@ class KeyBar(Widget):
         self._groups: tuple[Group, ...] = ()
         self._palette: Entry | None = None
         self._hits: list[tuple[int, int, str]] = []  # (start x, end x, key) of each key drawn
-        self._drawn: dict[tuple[Any, ...], tuple[Any, list[tuple[int, int, str]]]] = {}  # state -> (lines, hits)
+        # state -> (lines, hits); the least recently shown set of bindings goes when it is full
+        self._drawn: LRUCache[tuple[Any, ...], tuple[Any, list[tuple[int, int, str]]]] = LRUCache(DRAWN_LINES_KEPT)
 
     def on_mount(self) -> None:
         self.screen.bindings_updated_signal.subscribe(self, self._bindings_changed)
@@ -68,9 +70,7 @@ class KeyBar(Widget):
         drawn = self._drawn.get(state)
         if drawn is None:
             super()._render_content()
-            if len(self._drawn) >= DRAWN_LINES_KEPT:
-                self._drawn.clear()
-            self._drawn[state] = (self._render_cache, self._hits)
+            self._drawn.set(state, (self._render_cache, self._hits))
         else:
             self._render_cache, self._hits = drawn
             self._dirty_regions.clear()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from textual.cache import LRUCache
 from textual.geometry import Region
 from textual.strip import Strip
 
@@ -25,18 +26,16 @@ class RememberedFrame:
     app's line filters.  A change to any of them is another look.
     """
 
-    _frames: dict[tuple[Any, ...], list[Strip]] | None = None
+    _frames: LRUCache[tuple[Any, ...], list[Strip]] | None = None
 
     def render_lines(self, crop: Region) -> list[Strip]:
         widget: Any = self
         look = (crop, widget.region.size, widget.styles.border, widget._border_title, widget._border_subtitle,
                 widget.background_colors, widget.app.theme, tuple(map(id, widget.get_line_filters())))
         if self._frames is None:
-            self._frames = {}
+            self._frames = LRUCache(FRAMES_KEPT)
         lines = self._frames.get(look)
         if lines is None:
             lines = super().render_lines(crop)  # type: ignore[misc]
-            if len(self._frames) >= FRAMES_KEPT:
-                self._frames.clear()
-            self._frames[look] = lines
+            self._frames.set(look, lines)  # the least recently used look goes when it is full
         return lines
