@@ -45,6 +45,7 @@ from jarvis_tui.ui.key_bar import KeyBar
 from jarvis_tui.ui.nodes_pane import NodesPane, NodesTable
 from jarvis_tui.ui.positions_pane import PositionsPane, PositionsTable, SignalsTable
 from jarvis_tui.ui.services import ALL_SERVICES, CockpitServices
+from jarvis_tui.ui.screen_compositor import KeptMapCompositor
 from jarvis_tui.ui.status_bar import StatusBar
 from jarvis_tui.ui.tab_strip import TabStrip
 
@@ -179,6 +180,10 @@ class CockpitScreen(Screen[Any]):
     # full frame (the first one included) only to be drawn over.  BLANK makes them plain background strips.
     BLANK = True
     _resumed_before = False
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._compositor = KeptMapCompositor()  # one arrangement of the tree per layout (screen_compositor.py)
 
     async def _on_idle(self, event: Any) -> None:
         """Just after a key, draw a changed screen now (Screen's own handler runs after this one).
