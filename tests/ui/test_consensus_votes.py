@@ -106,3 +106,33 @@ async def test_a_spoken_consensus_command_asks_the_rest_of_the_phrase_in_the_cha
         assert entry.streamed == ["Paris"] and str(entry.label.render()).startswith("[M2/deepseek-coder-v2-lite]")
         assert {nodes[0].last_chat_json()["messages"][-1]["content"],
                 nodes[1].last_chat_json()["messages"][-1]["content"]} == {"what is the capital of France?"}
+
+
+async def test_the_verdict_line_flags_a_weak_consensus_and_a_single_source(cluster):
+    """Disagreeing answers below the weak threshold read CONSENSUS FAIBLE; one answer alone, SOURCE UNIQUE;
+    a node that failed is shown as failed, not left waiting."""
+    from tests.fakes.loopback_node import Fault
+
+    config, nodes = cluster(count=3)
+    config = dataclasses.replace(config, routing={**config.routing, "consensus": ("M2", "OL1", "M3")})
+    nodes[0].set(reply="Paris")
+    nodes[1].set(reply="Lyon")
+    nodes[2].set(fault=Fault.HTTP_500)
+    app = JarvisApp(config, services=frozenset({"commander"}))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        table = app.query_one("#consensus-votes")
+        verdict = app.query_one("#consensus-verdict")
+        app.chat.input.load_text("What is the capital of France?")
+        await run_palette(pilot, "Ask with consensus")
+        await wait_for(pilot, lambda: "CONFIANCE" in str(verdict.render()), 15, "the first verdict")
+        line = str(verdict.render())
+        assert "CONSENSUS FAIBLE" in line and "SOURCE UNIQUE" not in line, line  # 1.4 of 3.7: 38% < 60%
+        assert _rows(table) == {"M2": "answered", "OL1": "answered", "M3": "failed"}
+
+        nodes[1].set(fault=Fault.HTTP_500)
+        app.chat.input.load_text("And of Italy?")
+        await run_palette(pilot, "Ask with consensus")
+        await wait_for(pilot, lambda: "SOURCE UNIQUE" in str(verdict.render()), 15, "the second verdict")
+        assert "Paris" in str(verdict.render())
+        assert _rows(table) == {"M2": "answered", "OL1": "failed", "M3": "failed"}
