@@ -10,6 +10,12 @@ the dev box, and ~9% of the time spent laying out while five nodes stream (docs/
 
 ``KeptMapCompositor.reflow`` says the map it has just built is current.  Everything that changes the tree
 later marks it stale again as before (``update_widgets``, ``reflow_visible``).
+
+A frame that updates part of the screen draws every widget that overlaps the *rectangle around* all the changed
+areas: a changed status line at the top and a streamed chat line further down made the key bar, the prompt,
+the chat's title and its older entries draw their lines too, though none of them is written to the terminal
+(only the changed areas are).  ``render_partial_update`` hands Textual only the widgets that overlap a changed
+area; what reaches the terminal is the same (tests/ui/test_screen_compositor.py compares the two).
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from __future__ import annotations
 from typing import Any
 
 from textual._compositor import Compositor, ReflowResult
-from textual.geometry import Size
+from textual.geometry import Region, Size
 
 
 class KeptMapCompositor(Compositor):
@@ -28,3 +34,19 @@ class KeptMapCompositor(Compositor):
         # reflow arranged the whole tree (visible_only=False) into _full_map: what full_map would build again.
         self._full_map_invalidated = False
         return result
+
+    def render_partial_update(self) -> Any:
+        changed = self._dirty_regions
+        if len(changed) < 2:  # one area: Textual's own crop is that area already
+            return super().render_partial_update()
+        visible = self.visible_widgets
+        self.cuts  # noqa: B018 - the cuts come from every visible widget: computed before the narrowing below
+        overlaps = Region.overlaps
+        intersection = Region.intersection
+        self._visible_widgets = {
+            widget: (region, clip) for widget, (region, clip) in visible.items()
+            if any(overlaps(area, intersection(region, clip)) for area in changed)}
+        try:
+            return super().render_partial_update()
+        finally:
+            self._visible_widgets = visible

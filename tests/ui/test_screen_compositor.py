@@ -45,3 +45,43 @@ async def test_a_layout_with_an_off_screen_change_arranges_the_tree_once(cluster
         fresh, _ = arrange(compositor, screen, compositor.size, visible_only=False)
         assert {widget: geometry.region for widget, geometry in fresh.items()} == {
             widget: screen.find_widget(widget).region for widget in fresh}
+
+
+async def test_a_partial_update_draws_only_the_widgets_in_the_changed_areas_and_writes_the_same(cluster):
+    """Two changed areas far apart (the status line and the chat input): the widgets between them are not drawn,
+    and what goes to the terminal is what Textual's own partial update writes."""
+    from textual.geometry import Region
+
+    from jarvis_tui.ui.key_bar import KeyBar
+
+    config, _ = cluster(count=1)
+    app = JarvisApp(config, services=frozenset())
+    async with app.run_test(size=(160, 48)) as pilot:
+        await wait_ready(pilot)
+        screen = app.screen
+        compositor = screen._compositor
+        await pilot.pause()
+        compositor._dirty_regions.clear()
+        status, prompt = app.query_one(StatusBar), app.chat.input
+        changed = {Region(0, status.region.y, 40, 1), Region(*prompt.region.offset, 20, 1)}
+        drawn: list[str] = []
+        for widget in screen.walk_children():
+            original = widget.render_lines
+
+            def counting(crop, widget=widget, original=original):  # type: ignore[no-untyped-def]
+                drawn.append(type(widget).__name__)
+                return original(crop)
+
+            widget.render_lines = counting  # type: ignore[method-assign]
+
+        compositor._dirty_regions.update(changed)
+        textual_update = Compositor.render_partial_update(compositor)
+        textual_drawn, drawn[:] = list(drawn), []
+        compositor._dirty_regions.update(changed)
+        kept_update = compositor.render_partial_update()
+
+        assert kept_update.render_segments(app.console) == textual_update.render_segments(app.console)
+        assert "KeyBar" in textual_drawn and "KeyBar" not in drawn  # the bottom line is outside both areas
+        assert set(drawn) >= {"StatusBar", "PromptInput"}
+        assert len(drawn) < len(textual_drawn)
+        assert app.query_one(KeyBar).region.y > prompt.region.y
