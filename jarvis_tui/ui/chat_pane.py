@@ -25,11 +25,13 @@ from textual.containers import Vertical, VerticalScroll
 from textual.geometry import Size
 from textual.message import Message
 from textual.reactive import Reactive
+from textual.scrollbar import ScrollBar
 from textual.widgets import Static, TextArea
 
 from rich.text import Text
 
 from jarvis_tui.ui.cells import Numbers, plain, safe_block
+from jarvis_tui.ui.chat_scrollbar import ChatScrollBar
 from jarvis_tui.ui.pane_frame import RememberedFrame
 
 HISTORY_LIMIT = 200
@@ -158,6 +160,28 @@ class ChatLog(OneLayoutPerChange, VerticalScroll):
     # or scrolled line of streamed text made Textual re-render all their visible lines, ~40 each per hand-over;
     # BLANK draws those lines as blank strips in the widget's style.
     BLANK = True
+
+    @property
+    def vertical_scrollbar(self) -> ScrollBar:
+        """Textual's, as ``Widget.vertical_scrollbar`` makes it, but one that redraws only its changed rows."""
+        if self._vertical_scrollbar is None:
+            self._vertical_scrollbar = bar = ChatScrollBar(vertical=True, name="vertical",
+                                                           thickness=self.scrollbar_size_vertical)
+            bar.display = False
+            self.app._start_widget(self, bar)
+        return self._vertical_scrollbar
+
+    def _scroll_update(self, virtual_size: Size) -> None:
+        # Textual sets the bar's geometry, then refreshes all of it; the bar refreshes just its changed rows.
+        bar = self._vertical_scrollbar
+        if not isinstance(bar, ChatScrollBar):
+            super()._scroll_update(virtual_size)
+            return
+        bar.in_geometry_update = True
+        try:
+            super()._scroll_update(virtual_size)
+        finally:
+            bar.in_geometry_update = False
 
 
 @cache
