@@ -827,7 +827,6 @@ class JarvisApp(App[int]):
             await entry.finish(node=result.node, model=result.model, latency_ms=result.latency_ms,
                                tokens_out=result.tokens_out, tokens_per_s=result.tokens_per_s, text=result.answer)
         self._end_ask()
-        self.chat.follow()
         voice = self.services.voice if self.services else None
         if voice is not None and getattr(voice.settings, "speak_replies", False):
             self.run_worker(voice.speak_reply(result.answer), group="action", exit_on_error=False)

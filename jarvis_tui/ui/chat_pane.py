@@ -171,6 +171,14 @@ class ChatLog(OneLayoutPerChange, VerticalScroll):
             self.app._start_widget(self, bar)
         return self._vertical_scrollbar
 
+    def set_reactive(self, reactive: Reactive[Any], value: Any) -> None:
+        # Textual's anchor (ChatPane.on_mount) sets the scroll to "content bottom - log height" at each layout,
+        # bypassing validation: below zero while the conversation is shorter than the log, which pushed it to
+        # the log's bottom edge.  A short conversation starts at the top, as it did before the anchor.
+        if reactive.name in ("scroll_y", "scroll_target_y") and isinstance(value, (int, float)) and value < 0:
+            value = 0
+        super().set_reactive(reactive, value)
+
     def _scroll_update(self, virtual_size: Size) -> None:
         # Textual sets the bar's geometry, then refreshes all of it; the bar refreshes just its changed rows.
         bar = self._vertical_scrollbar
@@ -322,10 +330,6 @@ class AnswerEntry(OneLayoutPerChange, Vertical):
             await self.mount(chunk)
             text = text[split:]
         await self._write(text)
-        for ancestor in self.ancestors:
-            if isinstance(ancestor, ChatPane):
-                ancestor.follow()
-                break
 
     async def _write(self, text: str) -> None:
         if self.stream is None:
@@ -449,6 +453,9 @@ class ChatPane(RememberedFrame, Vertical):
         yield self.input
 
     def on_mount(self) -> None:
+        # The log stays at its end while answers stream in, laid out there in the same pass as the new text,
+        # until the user scrolls up; scrolling back to the end, or sending a prompt, anchors it again.
+        self.log_view.anchor()
         # Hidden (tcss) until a node runs critical: mounted right after the first frame, which need not style it.
         self.call_after_refresh(self._mount_thermal_alert)
 
@@ -487,7 +494,3 @@ class ChatPane(RememberedFrame, Vertical):
     async def add_stored_answer(self, text: str, label: Text) -> None:
         await self.log_view.mount(AnswerEntry(self.numbers, text, label))
 
-    def follow(self) -> None:
-        """Keep the newest text in view while it streams (unless the user scrolled up)."""
-        if self.log_view.max_scroll_y - self.log_view.scroll_y <= 3:
-            self.log_view.scroll_end(animate=False)

@@ -258,3 +258,42 @@ async def test_the_chat_containers_draw_blank_lines_without_rendering_them(monke
 
     assert await container_lines_rendered(blank=False) > 10
     assert await container_lines_rendered(blank=True) == 0
+
+
+async def test_a_streaming_answer_of_many_paragraphs_stays_in_view_until_the_user_scrolls_up(cluster):
+    """The log follows a long streamed answer to its end; a user who scrolls up stays where they scrolled while
+    it streams on, and End brings the log back to following it."""
+    from jarvis_tui.ui.app import JarvisApp
+    from tests.ui.pilot_helpers import wait_for, wait_ready
+
+    paragraphs = "\n\n".join(" ".join(f"token{p * 60 + t}" for t in range(60)) for p in range(80))
+    config, nodes = cluster(count=1, reply=paragraphs)
+    nodes[0].set(tokens_per_s=300)  # 16 s of answer: it outlasts the test, which ends by closing the app
+    app = JarvisApp(config, services=frozenset())
+    async with app.run_test(size=(160, 48)) as pilot:
+        await wait_ready(pilot)
+        log = app.chat.log_view
+
+        async def grows(rows: int) -> None:
+            start = log.max_scroll_y
+            await wait_for(pilot, lambda: log.max_scroll_y >= start + rows, 10, f"{rows} more rows of the answer")
+
+        app.chat.input.load_text("a long answer, please")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: log.max_scroll_y > 40, 10, "an answer taller than the log")
+        for _ in range(4):  # new paragraphs keep mounting new blocks and chunks below the end
+            await grows(10)
+            assert log.max_scroll_y - log.scroll_y <= 1, (log.scroll_y, log.max_scroll_y)
+        log.focus()
+        await pilot.press("pageup")  # the user reads back
+        await pilot.wait_for_animation()
+        read_at = log.scroll_y
+        assert log.max_scroll_y - read_at >= 20
+        await grows(20)
+        assert log.scroll_y == read_at  # still where the user scrolled
+        await pilot.press("end")
+        await pilot.wait_for_animation()
+        for _ in range(2):
+            await grows(10)
+            assert log.max_scroll_y - log.scroll_y <= 1, (log.scroll_y, log.max_scroll_y)
+        assert app.asking, "the answer was still streaming"
