@@ -43,9 +43,12 @@ class KeptMapCompositor(Compositor):
         self.cuts  # noqa: B018 - the cuts come from every visible widget: computed before the narrowing below
         overlaps = Region.overlaps
         intersection = Region.intersection
-        self._visible_widgets = {
-            widget: (region, clip) for widget, (region, clip) in visible.items()
-            if any(overlaps(area, intersection(region, clip)) for area in changed)}
+        in_changed_areas: dict[Any, tuple[Region, Region]] = {}
+        for widget, (region, clip) in visible.items():
+            shown = intersection(region, clip)  # once per widget, not once per changed area
+            if any(overlaps(area, shown) for area in changed):
+                in_changed_areas[widget] = (region, clip)
+        self._visible_widgets = in_changed_areas
         try:
             return super().render_partial_update()
         finally:
