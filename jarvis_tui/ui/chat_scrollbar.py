@@ -27,14 +27,15 @@ class ChatScrollBar(ScrollBar):
     position: Reactive[float] = Reactive(0, repaint=False)
 
     _shown_rows: list[Segment] | None = None
-    # Set by ChatLog._scroll_update, which follows its geometry changes (the watchers' refreshes) with a
-    # refresh of the whole bar.
+    # Set by ChatLog._scroll_update, which sets the bar's window sizes and then refreshes the whole bar: that
+    # refresh works out the changed rows once for both sizes.
     in_geometry_update = False
 
     def refresh(self, *regions: Region, repaint: bool = True, layout: bool = False,
                 recompose: bool = False) -> Self:
         if self.in_geometry_update and not regions and repaint and not layout and not recompose:
-            return self  # the watchers refreshed the rows that changed
+            self._refresh_changed_rows()
+            return self
         return super().refresh(*regions, repaint=repaint, layout=layout, recompose=recompose)
 
     def _rows(self) -> list[Segment]:
@@ -63,10 +64,12 @@ class ChatScrollBar(ScrollBar):
             super().refresh(*changed)  # the thumb's two ends: a row or two each, far apart
 
     def watch_window_virtual_size(self) -> None:
-        self._refresh_changed_rows()
+        if not self.in_geometry_update:  # else the refresh that ends the geometry update does it
+            self._refresh_changed_rows()
 
     def watch_window_size(self) -> None:
-        self._refresh_changed_rows()
+        if not self.in_geometry_update:
+            self._refresh_changed_rows()
 
     def watch_position(self) -> None:
         self._refresh_changed_rows()
