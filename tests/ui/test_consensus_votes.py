@@ -115,7 +115,9 @@ async def test_the_verdict_line_flags_a_weak_consensus_and_a_single_source(clust
 
     config, nodes = cluster(count=3)
     config = dataclasses.replace(config, routing={**config.routing, "consensus": ("M2", "OL1", "M3")})
-    nodes[0].set(reply="Paris")
+    # M2 (1.4) answers last: were it first, M2 alone would outweigh OL1 (1.3) still out once M3 failed, and the
+    # round would end early on one answer.  OL1 first leaves M2's 1.4 pending, which could still win.
+    nodes[0].set(reply="Paris", first_token_delay_s=0.5)
     nodes[1].set(reply="Lyon")
     nodes[2].set(fault=Fault.HTTP_500)
     app = JarvisApp(config, services=frozenset({"commander"}))
